@@ -1,0 +1,5 @@
+"""``python -m commonlake`` runs the CLI."""
+
+from commonlake.cli import app
+
+app()

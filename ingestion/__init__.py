@@ -1,0 +1,1 @@
+"""Sources of public data → raw Iceberg tables, exactly once."""

@@ -1,0 +1,1 @@
+"""Commonlake's SQLMesh project: raw events → staging → intermediate → OSO-style marts."""

@@ -1,0 +1,178 @@
+"""The metrics factory's models: one per entity and period, each computing every metric.
+
+From :mod:`sqlmesh_project.metrics_factory` (which says why not one model per metric):
+
+* ``metrics.timeseries_to_<entity>_<period>`` for daily … yearly (15 models), gathered by
+  the marts ``marts.timeseries_metrics_by_<entity>_v0``;
+* ``marts.key_metrics_by_<entity>_v0``, every metric over all time (3 models that are the
+  marts themselves: a copy would be one more model, and one more table written per run);
+* ``marts.metrics_v0``, the metrics' metadata.
+
+The SQL is built by the factory and passed as a blueprint variable. Every model declares
+its columns and its inputs, so loading the project renders no query to infer them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from sqlglot import exp
+from sqlmesh import model
+from sqlmesh.core.dialect import MacroVar
+from sqlmesh.core.macros import MacroEvaluator
+from sqlmesh.core.model.kind import ModelKindName
+from sqlmesh.utils.errors import SQLMeshError
+
+from sqlmesh_project.metric_definitions import load_metrics
+from sqlmesh_project.metrics_factory import (
+    DAILY,
+    ENTITIES,
+    LONGER_PERIODS,
+    METRIC_INPUTS,
+    OVER_ALL_TIME,
+    TIMESERIES_PERIODS,
+    key_metrics_model,
+    metrics_v0_query,
+    period_blueprints,
+    period_query,
+    timeseries_model,
+    timeseries_union_query,
+)
+
+METRICS = load_metrics()
+MART_COLUMNS = {"metric_id": "TEXT", "@{entity}_id": "TEXT", "sample_date": "DATE", "amount": "DOUBLE", "unit": "TEXT"}
+PERIOD_COLUMNS = {**MART_COLUMNS, "period_end": "DATE"}
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(sql: str) -> exp.Expression:
+    """A generated query, parsed once per process (SQLMesh renders each model several times a run)."""
+    from sqlmesh.core.dialect import parse_one
+
+    return parse_one(sql, dialect="duckdb")
+
+
+def _render(evaluator: MacroEvaluator) -> exp.Expression:
+    """The blueprint's query with SQLMesh's time macros (@start_date, @end_date) filled in.
+
+    The macros are replaced on a copy of the cached tree rather than with
+    ``evaluator.transform``, which generates and re-parses the whole query: these queries
+    are large (one branch per metric) and that round trip was most of their render time.
+    """
+    query = _parsed(evaluator.blueprint_var("query")).copy()
+    for variable in list(query.find_all(MacroVar)):
+        name = variable.name.lower()
+        value = evaluator.locals.get(name, evaluator.variables.get(name))
+        if value is None:
+            raise SQLMeshError(f"Macro variable '{variable.name}' is undefined.")
+        variable.replace(exp.convert(value))
+    # SQL models get the gateway's default catalog on their table names; generated ones here.
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    for table in query.find_all(exp.Table):
+        if table.db and not table.catalog and evaluator.default_catalog and table.name not in ctes:
+            table.set("catalog", exp.to_identifier(evaluator.default_catalog))
+    return query
+
+
+def timeseries_metrics(evaluator: MacroEvaluator) -> exp.Expression:
+    """Every metric of one entity for one period (daily … yearly)."""
+    return _render(evaluator)
+
+
+# Daily models re-read the previous day for late events; longer periods are written once
+# ended and need no lookback. (A lookback cannot be a blueprint variable, hence two
+# registrations, which SQLMesh tells apart by their name templates.)
+for _name, _lookback, _periods in (
+    ("metrics.timeseries_to_@{entity}_daily", {"lookback": 1}, (DAILY,)),
+    ("metrics.timeseries_to_@{entity}_@{period}", {}, LONGER_PERIODS),
+):
+    model(
+        _name,
+        is_sql=True,
+        optimize_query=False,  # generated fully qualified; optimizing 17 branches per render costs seconds
+        kind={"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": "period_end", **_lookback},
+        cron="@{cron}",
+        interval_unit="day",
+        depends_on=list(METRIC_INPUTS),
+        extract_dependencies_from_query=False,
+        columns=PERIOD_COLUMNS,
+        grain=["metric_id", "@{entity}_id", "sample_date"],
+        description="Every metric of sqlmesh_project/oso_metrics/ for one entity and period, written once it ended.",
+        blueprints=period_blueprints(METRICS, _periods),
+    )(timeseries_metrics)
+
+
+def gathered_metrics(evaluator: MacroEvaluator) -> exp.Expression:
+    """A mart of metrics: an entity's timeseries models, or its metrics over all time."""
+    return _render(evaluator)
+
+
+def _columns(*names: str) -> dict[str, list[exp.Column]]:
+    return {"columns": [exp.column(name) for name in names]}
+
+
+# One mart of each kind per entity; audit arguments cannot be blueprint variables, hence the loop.
+for _entity in ENTITIES:
+    _key = f"{_entity}_id"
+    _mart_columns = {name.replace("@{entity}", _entity): kind for name, kind in MART_COLUMNS.items()}
+    model(
+        f"marts.timeseries_metrics_by_{_entity}_v0",
+        is_sql=True,
+        optimize_query=False,  # generated fully qualified; optimizing 17 branches per render costs seconds
+        kind="FULL",
+        grain=["metric_id", _key, "sample_date"],
+        description=f"Every metric of each {_entity} for every daily … yearly period (OSO mart).",
+        audits=[
+            ("unique_combination_of_columns", _columns("metric_id", _key, "sample_date")),
+            ("not_null", _columns("metric_id", _key, "sample_date", "amount")),
+        ],
+        columns=_mart_columns,
+        depends_on=[timeseries_model(_entity, p.name) for p in TIMESERIES_PERIODS],
+        extract_dependencies_from_query=False,
+        blueprints=[{"query": timeseries_union_query(_entity)}],
+    )(gathered_metrics)
+    model(
+        key_metrics_model(_entity),
+        is_sql=True,
+        optimize_query=False,  # generated fully qualified; optimizing 17 branches per render costs seconds
+        kind="FULL",
+        grain=["metric_id", _key],
+        description=f"Every metric of each {_entity} over all time, as of the last day with events (OSO mart).",
+        audits=[
+            ("unique_combination_of_columns", _columns("metric_id", _key)),
+            ("not_null", _columns("metric_id", _key, "sample_date", "amount")),
+        ],
+        columns=_mart_columns,
+        depends_on=list(METRIC_INPUTS),
+        extract_dependencies_from_query=False,
+        blueprints=[{"query": period_query(METRICS, _entity, OVER_ALL_TIME)}],
+    )(gathered_metrics)
+
+
+@model(
+    "marts.metrics_v0",
+    is_sql=True,
+    optimize_query=False,
+    kind="FULL",
+    grain=["metric_id"],
+    description="One row per metric and period: names, descriptions and SQL (OSO mart).",
+    audits=[("unique_values", _columns("metric_id", "metric_name")), ("number_of_rows", {"threshold": 100})],
+    columns={
+        name: "TEXT"
+        for name in (
+            "metric_id",
+            "metric_source",
+            "metric_namespace",
+            "metric_name",
+            "display_name",
+            "description",
+            "rendered_sql",
+            "sql_source_path",
+            "aggregation_function",
+        )
+    },
+    blueprints=[{"query": metrics_v0_query(METRICS)}],
+)
+def metrics_v0(evaluator: MacroEvaluator) -> exp.Expression:
+    """The metrics' metadata."""
+    return _render(evaluator)

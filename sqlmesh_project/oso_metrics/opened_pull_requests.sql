@@ -1,0 +1,10 @@
+/*
+display_name: Opened pull requests
+description: Pull requests opened in the entity's repositories.
+unit: pull requests
+aggregation_function: SUM
+*/
+SELECT entity_id, sample_date, SUM(amount) AS amount
+FROM events
+WHERE event_type IN ('PULL_REQUEST_OPENED')
+GROUP BY entity_id, sample_date

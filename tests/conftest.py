@@ -1,0 +1,84 @@
+"""Shared fixtures: real servers on loopback, each stopped by the test (or module) that started it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyiceberg.catalog import Catalog, load_catalog
+
+from commonlake.servers import ServerProcess, free_port
+from commonlake.settings import Settings
+
+os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_DATA = SHARED_DIR / "data"
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data, or skip the test with a clear message when absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is not beside this checkout); this test needs the real data")
+    return path
+
+
+@dataclass
+class RunningCatalog:
+    """A catalog server in a child process, and a PyIceberg RestCatalog attached to it."""
+
+    settings: Settings
+    server: ServerProcess
+    catalog: Catalog
+
+    @property
+    def uri(self) -> str:
+        return self.server.url
+
+
+def make_settings(data_dir: Path, **changes: object) -> Settings:
+    """Settings for a test: its own data directory and free loopback ports."""
+    base = Settings(data_dir=data_dir)
+    return base.with_updates(
+        catalog={"host": "127.0.0.1", "port": free_port()},
+        gateway={"host": "127.0.0.1", "port": free_port()},
+        **changes,
+    )
+
+
+def start_catalog(settings: Settings, workers: int = 1) -> RunningCatalog:
+    """Start a catalog server for these settings and connect PyIceberg to it."""
+    server = ServerProcess(
+        "catalog",
+        settings,
+        settings.catalog.host,
+        settings.catalog.port,
+        settings.resolved_data_dir / "logs" / "catalog.log",
+        workers=workers,
+    ).start()
+    catalog = load_catalog("test", **settings.rest_catalog_properties())
+    return RunningCatalog(settings, server, catalog)
+
+
+@pytest.fixture
+def running_catalog(tmp_path: Path) -> Iterator[RunningCatalog]:
+    """A fresh catalog server (SQLite + file:// warehouse in tmp_path) for one test."""
+    running = start_catalog(make_settings(tmp_path / "lake"))
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCatalog]:
+    """A catalog server shared by the tests of one module."""
+    running = start_catalog(make_settings(tmp_path_factory.mktemp("lake")))
+    try:
+        yield running
+    finally:
+        running.server.stop()

@@ -1,0 +1,166 @@
+"""The metrics factory: metric files → per-entity, per-period models and metrics_v0 rows."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sqlmesh_project.metric_definitions import MetricDefinitionError, load_metric, load_metrics
+from sqlmesh_project.metrics_factory import (
+    ENTITIES,
+    PERIODS,
+    TIMESERIES_PERIODS,
+    key_metrics_model,
+    metric_cte,
+    metric_id,
+    metric_query,
+    metrics_v0_query,
+    period_blueprints,
+    timeseries_model,
+)
+
+ISSUE_METRICS = {
+    "commits",
+    "stars",
+    "forks",
+    "opened_issues",
+    "closed_issues",
+    "opened_pull_requests",
+    "merged_pull_requests",
+    "comments",
+    "releases",
+    "contributors",
+    "new_contributors",
+    "active_developers",
+    "full_time_developers",
+    "part_time_developers",
+    "time_to_first_response",
+    "time_to_merge",
+    "contributor_absence_factor",
+}
+
+NEW_METRIC = """/*
+display_name: Deleted branches
+description: Branch deletions.
+unit: branches
+aggregation_function: SUM
+*/
+SELECT entity_id, sample_date, SUM(amount) AS amount
+FROM events
+WHERE event_type = 'BRANCH_DELETED'
+GROUP BY entity_id, sample_date
+"""
+
+
+def test_every_metric_of_the_issue_is_defined_once() -> None:
+    names = [m.name for m in load_metrics()]
+    assert set(names) == ISSUE_METRICS
+    assert len(names) == len(set(names))
+
+
+def test_every_metric_is_computed_by_one_model_per_entity_and_period() -> None:
+    metrics = load_metrics()
+    blueprints = period_blueprints(metrics, TIMESERIES_PERIODS)
+    assert len(blueprints) == len(ENTITIES) * len(TIMESERIES_PERIODS) == 3 * 5
+    names = {timeseries_model(b["entity"], b["period"]) for b in blueprints}
+    assert {"metrics.timeseries_to_artifact_daily", "metrics.timeseries_to_collection_quarterly"} <= names
+    for blueprint in blueprints:
+        # one UNION ALL branch per metric, each reading its own CTE
+        assert blueprint["query"].count("\nUNION ALL\n") == len(metrics) - 1
+        for metric in metrics:
+            assert f"FROM {metric_cte(metric.name)}" in blueprint["query"]
+    assert key_metrics_model("project") == "marts.key_metrics_by_project_v0"
+
+
+def test_adding_a_metric_is_one_file(tmp_path: Path) -> None:
+    (tmp_path / "deleted_branches.sql").write_text(NEW_METRIC)
+    metrics = load_metrics(tmp_path)
+    blueprints = period_blueprints(metrics, PERIODS)
+    assert len(blueprints) == len(ENTITIES) * len(PERIODS)
+    assert all(f"FROM {metric_cte('deleted_branches')}" in b["query"] for b in blueprints)
+    rows = duckdb.sql(metrics_v0_query(metrics)).fetchall()
+    names = sorted(row[3] for row in rows)
+    assert names == sorted(f"GITHUB_deleted_branches_{p.name}" for p in PERIODS)
+    row = next(r for r in rows if r[3] == "GITHUB_deleted_branches_monthly")
+    assert row[0] == hashlib.sha256(b"OSO|oso|GITHUB_deleted_branches_monthly").hexdigest()
+    assert row[1:3] == ("OSO", "oso")
+    assert row[4] == "Deleted branches (monthly)" and row[7] == "oso_metrics/deleted_branches.sql"
+    assert row[8] == "SUM" and "BRANCH_DELETED" in row[6]
+
+
+def test_metric_ids_are_entity_ids_of_the_metric_name() -> None:
+    expected = hashlib.sha256(b"OSO|oso|GITHUB_commits_daily").hexdigest()
+    assert metric_id("GITHUB_commits_daily") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SELECT 1", "starts with a /* YAML header */"),
+        ("/* display_name: [unclosed */ SELECT 1", "not valid YAML"),
+        ("/*\ndisplay_name: X\n*/\n", "no SQL query"),
+        ("/*\ndisplay_name: X\n*/\nSELECT entity_id, sample_date, 1 AS amount FROM events", "description"),
+    ],
+)
+def test_a_bad_metric_file_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "broken.sql"
+    path.write_text(text)
+    with pytest.raises(MetricDefinitionError, match=r"broken\.sql") as error:
+        load_metric(path)
+    assert message in str(error.value)
+
+
+def test_a_metric_file_name_must_be_snake_case(tmp_path: Path) -> None:
+    path = tmp_path / "Bad-Name.sql"
+    path.write_text(NEW_METRIC)
+    with pytest.raises(MetricDefinitionError, match="lower_snake_case"):
+        load_metric(path)
+
+
+def test_a_metric_must_read_a_factory_relation(tmp_path: Path) -> None:
+    path = tmp_path / "orphan.sql"
+    path.write_text(NEW_METRIC.replace("FROM events", "FROM somewhere_else"))
+    with pytest.raises(ValueError, match=r"reads none of the factory's relations"):
+        metric_query(load_metric(path), "artifact", PERIODS[0])
+
+
+def test_period_windows_cover_whole_periods_only() -> None:
+    commits = next(m for m in load_metrics() if m.name == "commits")
+    monthly = metric_query(commits, "project", next(p for p in TIMESERIES_PERIODS if p.name == "monthly"))
+    # Reads from the start of the month of the interval start, up to the last month end in it.
+    assert "BETWEEN CAST(DATE_TRUNC('month', @start_date) AS DATE)" in monthly
+    assert "DATE_TRUNC('month', CAST(@end_date + INTERVAL 1 DAY AS DATE))" in monthly
+    assert "int_artifacts_by_project" in monthly
+
+
+def test_each_branch_of_a_period_model_carries_its_metric_id_and_unit() -> None:
+    metrics = load_metrics()
+    daily = next(p for p in TIMESERIES_PERIODS if p.name == "daily")
+    query = period_blueprints(metrics, [daily])[0]["query"]  # artifact, daily
+    query = query.replace("@start_date", "DATE '2025-09-01'").replace("@end_date", "DATE '2025-09-01'")
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA intermediate")
+    con.execute(
+        "CREATE TABLE intermediate.int_events_daily__github AS SELECT DATE '2025-09-01' AS bucket_day, "
+        "'GITHUB' AS event_source, event_type, 'repo_a' AS to_artifact_id, 'dev_1' AS from_artifact_id, "
+        "FALSE AS from_is_bot, amount, 1 AS event_count "
+        "FROM (VALUES ('COMMIT_CODE', 3.0), ('STARRED', 1.0)) AS v(event_type, amount)"
+    )
+    con.execute(
+        "CREATE TABLE intermediate.int_first_contributions__github AS SELECT 'repo_a' AS to_artifact_id, "
+        "'dev_1' AS from_artifact_id, FALSE AS from_is_bot, DATE '2025-09-01' AS first_day"
+    )
+    con.execute(
+        "CREATE TABLE intermediate.int_issue_event_time_deltas AS SELECT TIMESTAMPTZ '2025-09-01 10:00:00+00' "
+        "AS time, 'TIME_TO_MERGE' AS delta_type, 'repo_a' AS to_artifact_id, 2.0 AS hours"
+    )
+    rows = con.execute(query).fetchall()
+    by_id = {row[0]: row for row in rows}
+    commits = by_id[metric_id("GITHUB_commits_daily")]
+    assert commits[1:] == ("repo_a", commits[2], 3.0, "commits", commits[2])
+    assert by_id[metric_id("GITHUB_stars_daily")][3:5] == (1.0, "stars")
+    assert by_id[metric_id("GITHUB_time_to_merge_daily")][3:5] == (2.0, "hours")
+    assert len(by_id) == len(rows), "one row per metric for one artifact and day"
