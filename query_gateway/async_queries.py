@@ -1,10 +1,9 @@
 """Queries run in the background, for the Open Source Observer client contract (pyoso).
 
 ``POST /v1/async-sql`` starts one and ``GET /v1/async-sql?id=`` reports its status
-(queued, running, completed or failed; the contract's ``canceled`` is never produced, as
-the gateway offers no cancel call: a query's time limit ends runaway ones). When it completes, its result is at a
-capability URL (an unguessable id: pyoso fetches it without credentials) for
-``async_result_ttl_seconds``.
+(queued, running, completed, failed or canceled: ``DELETE /v1/async-sql?id=`` cancels a
+query, killing the worker that runs it). When it completes, its result is at a capability
+URL (an unguessable id: pyoso fetches it without credentials) for ``async_result_ttl_seconds``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +33,8 @@ class AsyncQuery:
     answer: Answer | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    cancel_requested: bool = False
+    running: Future | None = None  # the worker's future, once the query reached one
 
 
 class AsyncQueries:
@@ -58,16 +59,40 @@ class AsyncQueries:
         return query
 
     def _run(self, query: AsyncQuery, dialect: str) -> None:
-        query.status = "running"
+        with self._lock:
+            if query.cancel_requested:
+                query.status = "canceled"
+                query.done.set()
+                return
+            query.status = "running"
         try:
-            query.answer = self.service.answer(query.sql, dialect)
+            query.answer = self.service.answer(query.sql, dialect, on_start=lambda f: self._started(query, f))
             query.status = "completed"
         except QueryError as exc:
-            query.error, query.status = exc.message, "failed"
+            query.error, query.status = exc.message, "canceled" if query.cancel_requested else "failed"
         except Exception as exc:  # reported to the client as a failed query, never lost
             query.error, query.status = f"Query failed: {exc}", "failed"
         finally:
             query.done.set()
+
+    def _started(self, query: AsyncQuery, future: Future) -> None:
+        with self._lock:
+            query.running = future
+            cancel = query.cancel_requested
+        if cancel:
+            future.cancel()
+
+    def cancel(self, query_id: str, owner: str) -> AsyncQuery:
+        """Cancel a queued or running query of this owner (a finished one is left as it is)."""
+        query = self.get(query_id, owner)
+        with self._lock:
+            if query.done.is_set():
+                return query
+            query.cancel_requested = True
+            future = query.running
+        if future is not None:
+            future.cancel()  # a running pebble future: its worker is killed and replaced
+        return query
 
     def get(self, query_id: str, owner: str | None = None) -> AsyncQuery:
         """The query with this id (of this owner when given); QueryError 404 otherwise."""

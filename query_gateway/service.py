@@ -9,7 +9,8 @@ was computed from.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
@@ -61,9 +62,17 @@ class QueryService:
         return {ref: future.result() for ref, future in futures.items()}
 
     def answer(
-        self, sql: str, dialect: str = "postgres", row_limit: int | None = None, use_cache: bool = True
+        self,
+        sql: str,
+        dialect: str = "postgres",
+        row_limit: int | None = None,
+        use_cache: bool = True,
+        on_start: Callable[[Future], None] | None = None,
     ) -> Answer:
-        """The result of ``sql`` over the tables' current snapshots, from the cache when it is still valid."""
+        """The result of ``sql`` over the tables' current snapshots, from the cache when it is still valid.
+
+        ``on_start`` gets the running query's future when it goes to a worker (to cancel it).
+        """
         began = time.perf_counter()
         statement = self.statement(sql, dialect)
         limit = min(row_limit, self.settings.gateway.row_limit) if row_limit else self.settings.gateway.row_limit
@@ -78,7 +87,7 @@ class QueryService:
             metadata_locations={ref.qualified: version.metadata_location for ref, version in versions.items()},
             row_limit=limit,
         )
-        result = self.workers.run(task)
+        result = self.workers.run(task, on_start)
         entry = self.cache.put(key, result)
         return Answer(entry, False, snapshot_ids, time.perf_counter() - began)
 

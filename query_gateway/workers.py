@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
@@ -61,12 +63,20 @@ class QueryWorkers:
             pool.schedule(_warm_up)
         return pool
 
-    def run(self, task: QueryTask) -> QueryResult:
-        """Run one query in a worker; QueryError on timeout or a crashed worker."""
+    def run(self, task: QueryTask, on_start: Callable[[Future], None] | None = None) -> QueryResult:
+        """Run one query in a worker; QueryError on timeout, cancellation or a crashed worker.
+
+        ``on_start`` receives the query's future: cancelling it stops the query (pebble
+        kills the worker running it and starts another).
+        """
         pool = self._pool
         future = pool.schedule(_run, args=(task,), timeout=self.timeout)
+        if on_start is not None:
+            on_start(future)
         try:
             return future.result()
+        except CancelledError as exc:
+            raise QueryError("The query was canceled", status=409) from exc
         except FutureTimeout as exc:
             message = f"Query exceeded the time limit of {self.timeout:g} s and was stopped"
             raise QueryError(message, status=408) from exc

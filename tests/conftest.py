@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from pyiceberg.catalog import Catalog, load_catalog
 
 from commonlake.servers import ServerProcess, free_port
 from commonlake.settings import Settings
+from ingestion.synthetic import SampleSpec
 
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
@@ -82,3 +86,36 @@ def module_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         yield running
     finally:
         running.server.stop()
+
+
+# The demo's sample in tests that share one demo run (see demo_dir).
+DEMO_SPEC = SampleSpec(seed=11, projects=10, days=3, events_per_hour=40, start=date(2025, 9, 1))
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory on which the demo has run once, through the real CLI (shared: a demo takes a while)."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "commonlake",
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--days",
+            str(DEMO_SPEC.days),
+            "--projects",
+            str(DEMO_SPEC.projects),
+            "--seed",
+            str(DEMO_SPEC.seed),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Most active projects" in done.stdout
+    assert "ATTACH" in done.stdout and "load_catalog" in done.stdout
+    return data_dir

@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pyarrow.compute as pc
-import pytest
 from rich.console import Console
 
 from commonlake.demo import TOP_PROJECTS_SQL, run_demo
 from commonlake.servers import ServerProcess
 from commonlake.settings import Settings
-from ingestion.synthetic import SampleSpec
-from tests.conftest import make_settings, start_catalog
+from tests.conftest import DEMO_SPEC, make_settings, start_catalog
 
-SPEC = SampleSpec(seed=11, projects=10, days=3, events_per_hour=40, start=date(2025, 9, 1))
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory on which the demo has run once, through the real CLI."""
-    data_dir = tmp_path_factory.mktemp("demo")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "commonlake",
-            "demo",
-            "--data-dir",
-            str(data_dir),
-            "--days",
-            "3",
-            "--projects",
-            "10",
-            "--seed",
-            "11",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Most active projects" in done.stdout
-    assert "ATTACH" in done.stdout and "load_catalog" in done.stdout
-    return data_dir
+SPEC = DEMO_SPEC
 
 
 def test_mart_is_in_the_catalog_and_gateway_agrees_with_pyiceberg(demo_dir: Path) -> None:

@@ -63,8 +63,13 @@ def models_test(
         result = context.test(match_patterns=match or None)
     finally:
         context.close()
-    if not result.wasSuccessful():
+    failed = result.failures + result.errors
+    for test, reason in failed:
+        console.print(f"[red]✗[/] {test}\n{reason}")
+    if failed:
+        console.print(f"[red]{len(failed)} of {result.testsRun} SQLMesh tests failed[/]")
         raise typer.Exit(1)
+    console.print(f"[green]✓[/] {result.testsRun} SQLMesh tests passed")
 
 
 @app.command("render")

@@ -59,6 +59,14 @@ def query_status(id: str, request: Request, client: Client = Depends(require_cli
     return _status(request.app.state.async_queries.get(id, client.name), request)
 
 
+@router.delete("/v1/async-sql", response_model=AsyncSqlStatus, response_model_exclude_none=True)
+def cancel_query(id: str, request: Request, client: Client = Depends(require_client)) -> AsyncSqlStatus:
+    """Cancel a query this client started; answers its status (``canceled`` once stopped)."""
+    query = request.app.state.async_queries.cancel(id, client.name)
+    query.done.wait(5)  # the worker is killed at once; give the status time to settle
+    return _status(query, request)
+
+
 @router.get("/v1/async-sql/results/{query_id}", responses={200: {"content": {result_formats.JSON_LINES: {}}}})
 def query_result(query_id: str, request: Request) -> StreamingResponse:
     """JSON lines: the column names, then one JSON list per row (the id is the credential)."""

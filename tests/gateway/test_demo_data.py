@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from rich.console import Console
 
-from commonlake.demo import run_demo
-from commonlake.servers import free_port
-from commonlake.settings import Settings
-from ingestion.synthetic import SampleSpec
 from tests.conftest import RunningCatalog, make_settings, start_catalog
 from tests.gateway.conftest import RunningGateway, gateway_settings, start_gateway
 
-SPEC = SampleSpec(seed=5, projects=6, days=2, events_per_hour=30, start=date(2025, 9, 1))
-
 
 @pytest.fixture(scope="module")
-def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCatalog, RunningGateway]]:
-    data_dir = tmp_path_factory.mktemp("demo-lake")
-    # Free ports, not the defaults: another demo may be running on this machine.
-    settings = Settings(data_dir=data_dir).with_updates(catalog={"port": free_port()}, gateway={"port": free_port()})
-    run_demo(settings, SPEC, console=Console(quiet=True))
-    running = start_catalog(make_settings(data_dir))
+def demo_lake(demo_dir: Path) -> Iterator[tuple[RunningCatalog, RunningGateway]]:
+    """The shared demo's lake (tests/conftest.py) behind a catalog and a gateway of its own."""
+    running = start_catalog(make_settings(demo_dir))
     gateway = start_gateway(gateway_settings(running.settings))
     try:
         yield running, gateway
@@ -72,8 +62,7 @@ def test_demo_question_and_project_lookups(demo_lake: tuple[RunningCatalog, Runn
     assert answer["rows"] == [[expected if expected else None]] or answer["rows"] == [[expected]]
     found = gateway.client.get("/v1/projects", params={"q": project}).json()["projects"]
     assert project in [p["project_name"] for p in found]
-    if "marts.timeseries_metrics_by_project_v0" not in gateway.client.get("/v1/tables").json()["tables"]:
-        pytest.skip("the models do not publish timeseries_metrics_by_project_v0 yet")
+    assert "marts.timeseries_metrics_by_project_v0" in gateway.client.get("/v1/tables").json()["tables"]
     series = gateway.client.get(f"/v1/projects/{project}/metrics", params={"metric": "commits", "period": "daily"})
     assert series.status_code == 200, series.text
     points = series.json()["series"][0]["points"]

@@ -91,3 +91,30 @@ def test_async_sql_status_polling_and_capability_url(gateway: RunningGateway) ->
     assert other.status_code == 404
     assert gateway.client.get("/v1/async-sql", params={"id": "nope"}).status_code == 404
     assert httpx.get(f"{gateway.url}/v1/async-sql/results/nope").status_code == 404
+
+
+def test_a_running_async_query_can_be_canceled_and_the_workers_recover(gateway: RunningGateway) -> None:
+    endless = (  # 10^11 rows: runs far longer than the test
+        "SELECT COUNT(*) AS n FROM UNNEST(SEQUENCE(1, 100000)) AS a(x) CROSS JOIN UNNEST(SEQUENCE(1, 1000000)) AS b(y)"
+    )
+    body = gateway.client.post("/v1/async-sql", json={"query": endless}).json()
+    deadline = time.monotonic() + 30
+    while body["status"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        body = gateway.client.get("/v1/async-sql", params={"id": body["id"]}).json()
+    assert body["status"] == "running", body
+    # Only its owner can cancel it.
+    assert httpx.delete(f"{gateway.url}/v1/async-sql", params={"id": body["id"]}).status_code == 404
+    canceled = gateway.client.delete("/v1/async-sql", params={"id": body["id"]})
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    assert gateway.client.get("/v1/async-sql", params={"id": body["id"]}).json()["status"] == "canceled"
+    assert gateway.client.get(f"/v1/async-sql/results/{body['id']}").status_code == 409
+    # The killed worker was replaced: queries keep being answered.
+    again = gateway.client.post("/v1/async-sql", json={"query": "SELECT 41 + 1 AS n"}).json()
+    deadline = time.monotonic() + 30
+    while again["status"] not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        again = gateway.client.get("/v1/async-sql", params={"id": again["id"]}).json()
+    assert again["status"] == "completed", again
+    assert httpx.get(again["url"]).text.strip().splitlines() == ['["n"]', "[42]"]
