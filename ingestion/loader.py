@@ -331,6 +331,7 @@ def data_files(
     key = single_partition_key(metadata, data)
     if key is None:
         return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
+    data = data.combine_chunks()  # one chunk per column compresses better (as PyIceberg's split leaves it)
     schema = pyarrow_to_schema(
         data.schema, name_mapping=metadata.schema().name_mapping, format_version=metadata.format_version
     )

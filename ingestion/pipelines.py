@@ -201,7 +201,7 @@ class _GhArchiveRun:
         seen = set(neighbours)
         finisher = HourFinisher(seen, self.repo_filter)
         with cyclic_gc_paused():
-            for parsed in self.parsers.parse_unit(unit, blocks, self.repo_filter):
+            for parsed in self.parsers.parse_unit(unit, blocks):
                 load.write(finisher.finish(parsed))
         load.add_unit(unit)
         self.last_unit, self.last_ids = unit, seen - neighbours

@@ -19,6 +19,10 @@ from ingestion.synthetic import SampleSpec
 
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
+# pyspark launches one JVM per process and keeps it after session.stop(): the first Spark
+# session's driver memory is every later one's, the `spark` gateway's included.
+SPARK_DRIVER_MEMORY = Settings().models.spark_driver_memory
+
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED_DIR / "data"
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import pyarrow as pa
 
 DEFAULT_BASE_URL = "https://data.gharchive.org"
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 
 
 class SourceError(Exception):

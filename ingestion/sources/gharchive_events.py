@@ -1,10 +1,13 @@
-"""GH Archive records → ``raw.github_events`` record batches.
+"""GH Archive records → ``raw.github_events`` record batches: the precise, per-line path.
 
-The hot path of ingestion. Each line is parsed once with orjson; the envelope fields go
-into column lists and the payload is re-serialized compactly (see ``bench/ingest.py`` for
-why not slice the raw text). Arrow then converts whole columns at once. When a column
-fails to convert (a value of the wrong type somewhere), the batch is redone row by row to
-find and reject exactly the rows at fault, so a bad record never costs its neighbours.
+It decides what every line becomes (a row, or a reject with its reason). Most lines take
+the vectorized fast path of :mod:`ingestion.sources.gharchive_fast` instead, which gives the
+same rows and hands every line it cannot vouch for to this path.
+
+Each line is parsed once with orjson; the envelope fields go into column lists and the
+payload is re-serialized compactly. Arrow then converts whole columns at once. When a
+column fails to convert (a value of the wrong type somewhere), the batch is redone row by
+row to find and reject exactly the rows at fault, so a bad record never costs its neighbours.
 """
 
 from __future__ import annotations
@@ -64,10 +67,14 @@ class UnitCounts:
 
 
 class EventBatchBuilder:
-    """Accumulates parsed events of one unit as columns and turns them into a record batch."""
+    """Accumulates parsed events of one unit as columns and turns them into a record batch.
+
+    ``seen_ids`` are the ids already kept, updated as events are added (None: no
+    de-duplication here, the caller does it); ``repo_filter`` drops other repositories.
+    """
 
     def __init__(
-        self, unit: str, counts: UnitCounts, seen_ids: set[str], repo_filter: RepoFilter | None = None
+        self, unit: str, counts: UnitCounts, seen_ids: set[str] | None, repo_filter: RepoFilter | None = None
     ) -> None:
         self.unit = unit
         self.counts = counts
@@ -96,6 +103,7 @@ class EventBatchBuilder:
         # The hot loop of ingestion: appends and lookups are bound to locals once per chunk.
         loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
         seen, repo_filter, known = self.seen_ids, self.repo_filter, KNOWN_KEYS
+        dedupe = seen is not None
         ids, types, actors, repos, orgs = self.ids, self.types, self.actors, self.repos, self.orgs
         payloads, publics, created, kept_lines = self.payloads, self.publics, self.created, self.lines
         reject, counts = self._reject, self.counts
@@ -130,7 +138,7 @@ class EventBatchBuilder:
             if type(created_at) is not str:
                 reject(number, "missing created_at" if created_at is None else "created_at is not a string", line)
                 continue
-            if event_id in seen:
+            if dedupe and event_id in seen:
                 counts.duplicates += 1
                 continue
             if repo_filter is not None and not repo_filter.keeps(event.get("repo")):
@@ -143,7 +151,8 @@ class EventBatchBuilder:
                 payload_text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
             if not event.keys() <= known and not self._add_extra(event, number, line):
                 continue
-            seen.add(event_id)
+            if dedupe:
+                seen.add(event_id)
             ids.append(event_id)
             types.append(event_type)
             actors.append(event.get("actor"))
@@ -227,7 +236,8 @@ class EventBatchBuilder:
                     UNIT_COLUMN: self.unit,
                 }
             except BadRecord as exc:
-                self.seen_ids.discard(self.ids[i])
+                if self.seen_ids is not None:
+                    self.seen_ids.discard(self.ids[i])
                 self._reject(number, str(exc), line)
                 continue
             self.built_numbers.append(number)

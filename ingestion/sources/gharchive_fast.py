@@ -12,10 +12,11 @@ its half:
    reader with the envelope schema, strictly: unknown fields, wrong types, duplicate keys
    or malformed JSON fail it. A payload of ``0`` where the cut was made proves the cut
    started at the value of the top-level ``payload`` key;
-3. the cut-out payload texts are validated and re-serialized compactly by DuckDB (the
-   same text orjson writes, except for the number formats flagged below). A valid JSON
-   value starting at the value's start is that whole value, so together with 2. the line
-   is exactly ``rest + payload``.
+3. the cut-out payload texts are validated by DuckDB, which must also re-serialize each
+   to itself: then the text is compact and exactly what orjson writes (but for the number
+   formats flagged below), so the column keeps the source's text. A valid JSON value
+   starting at the value's start is that whole value, so together with 2. the line is
+   exactly ``rest + payload``.
 
 Any line that does not pass every check is handed back by index, for the precise per-line
 path of :mod:`ingestion.sources.gharchive_events` (with its reject reasons and positions),
@@ -47,10 +48,11 @@ _TIMESTAMP = pa.timestamp("us", tz="UTC")
 # The envelope as Arrow reads it: payload replaced by 0, created_at cast afterwards (as the precise path does).
 _READ_AS = {"payload": pa.int64(), "created_at": pa.string()}
 ENVELOPE = pa.schema([pa.field(f.name, _READ_AS.get(f.name, f.type)) for f in GITHUB_EVENTS if f.name != UNIT_COLUMN])
-# Payload texts that orjson would write differently from DuckDB: floats (exponent format)
-# and integers of 19 digits or more (orjson reads those beyond 64 bits as floats). Matching
-# text inside strings only sends a line to the precise path, which is always right.
-_NUMBER_FORMATS = r"[:,\[]-?[0-9]+[.eE]|[:,\[]-?[0-9]{19}"
+# Compact payload texts that orjson (the precise path) would write differently: floats
+# (exponent formats differ), integers of 19 digits or more (orjson reads those beyond 64
+# bits as floats) and NaN/Infinity/inf/nan (which DuckDB accepts and orjson does not).
+# Matching text inside strings only sends a line to the precise path, which is always right.
+_UNSURE_NUMBERS = r"(?:^|[:,\[])-?(?:[0-9]+[.eE]|[0-9]{19}|[NIi]|na)"
 # Escapes whose reading differs between libraries: NUL and (lone) surrogates.
 _RISKY_ESCAPES = r"\\u(?:0000|[dD][89a-fA-F])"
 
@@ -128,10 +130,10 @@ class FastParser:
             created = envelope["created_at"].cast(_TIMESTAMP)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             created = None  # some timestamp Arrow cannot read: the precise path knows more formats
-        normalized = self._normalized_payloads(
+        payloads = self._checked_payloads(
             _gather(data, value_start[candidates], value_end[candidates] - value_start[candidates])
         )
-        ok = pc.and_kleene(ok, normalized["ok"].combine_chunks())
+        ok = pc.and_kleene(ok, payloads["ok"].combine_chunks())
         ok = ok.fill_null(False).to_numpy(zero_copy_only=False)
         if created is None:
             ok[:] = False
@@ -142,22 +144,26 @@ class FastParser:
         columns = {
             name: envelope[name].combine_chunks().filter(mask) for name in ("id", "type", "actor", "repo", "org")
         }
-        columns["payload"] = normalized["payload"].combine_chunks().cast(pa.string()).filter(mask)
+        columns["payload"] = payloads["payload"].combine_chunks().cast(pa.string()).filter(mask)
         columns["public"] = envelope["public"].combine_chunks().filter(mask)
         columns["created_at"] = created.combine_chunks().filter(mask)
         columns[LINE_COLUMN] = pa.array(candidates[ok])
         rows = pa.table([columns[f.name].cast(f.type) for f in _ROWS_SCHEMA], schema=_ROWS_SCHEMA)
         return FastBlock(rows, np.flatnonzero(fallback), starts, ends)
 
-    def _normalized_payloads(self, payloads: pa.Table) -> pa.Table:
-        """Payload texts (column ``p``) validated and re-serialized compactly: ``payload``, and ``ok``."""
+    def _checked_payloads(self, payloads: pa.Table) -> pa.Table:
+        """The payload texts (column ``p``) as the column keeps them (``payload``), and whether each is ``ok``.
+
+        A text is ok when it is valid JSON that DuckDB re-serializes to itself (compact, no
+        escape orjson would write otherwise, no trailing comma: then it is exactly what
+        orjson writes too) and has no number whose format could differ.
+        """
         self._duckdb.register("payloads", payloads)
         try:
             return self._duckdb.execute(
-                "SELECT CASE WHEN j = 'null' THEN NULL ELSE j END AS payload,"
-                " j IS NOT NULL AND NOT regexp_matches(j, ?) AS ok"
-                " FROM (SELECT TRY(json(p))::VARCHAR AS j FROM payloads)",
-                [_NUMBER_FORMATS],
+                "SELECT CASE WHEN p = 'null' THEN NULL ELSE p END AS payload,"
+                " coalesce(TRY(json(p))::VARCHAR = p AND NOT regexp_matches(p, ?), false) AS ok FROM payloads",
+                [_UNSURE_NUMBERS],
             ).to_arrow_table()
         finally:
             self._duckdb.unregister("payloads")

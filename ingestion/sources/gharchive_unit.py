@@ -31,7 +31,7 @@ from ingestion.sources.gharchive_fast import LINE_COLUMN, FastParser
 
 @dataclass
 class ParsedBlock:
-    """A block's candidate rows in line order (with LINE_COLUMN) and what the precise path counted."""
+    """A block's rows in line order (with LINE_COLUMN), repeated ids included, and its rejects."""
 
     rows: pa.Table
     counts: UnitCounts
@@ -40,7 +40,7 @@ class ParsedBlock:
 class BlockParsers:
     """A pool of threads parsing blocks, each thread with its own :class:`FastParser`."""
 
-    def __init__(self, threads: int = 2, ahead: int = 3) -> None:
+    def __init__(self, threads: int = 2, ahead: int = 2) -> None:
         self.ahead = ahead
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gharchive-parse")
         self._local = threading.local()
@@ -55,15 +55,13 @@ class BlockParsers:
                 self._parsers.append(parser)
         return parser
 
-    def parse_unit(
-        self, unit: str, blocks: Iterable[bytes], repo_filter: RepoFilter | None = None
-    ) -> Iterator[ParsedBlock]:
+    def parse_unit(self, unit: str, blocks: Iterable[bytes]) -> Iterator[ParsedBlock]:
         """The parsed blocks of one unit, in order; at most ``ahead`` blocks are parsed ahead of the caller."""
         pending: deque[Future[ParsedBlock]] = deque()
         first_number = 1
         try:
             for block in blocks:
-                pending.append(self._pool.submit(self._parse, unit, block, first_number, repo_filter))
+                pending.append(self._pool.submit(self._parse, unit, block, first_number))
                 first_number += block.count(b"\n") + (not block.endswith(b"\n"))
                 while len(pending) > self.ahead:
                     yield pending.popleft().result()
@@ -76,13 +74,14 @@ class BlockParsers:
                 if not future.cancelled():
                     future.exception()  # wait: the block's memory is freed before the caller goes on
 
-    def _parse(self, unit: str, block: bytes, first_number: int, repo_filter: RepoFilter | None) -> ParsedBlock:
+    def _parse(self, unit: str, block: bytes, first_number: int) -> ParsedBlock:
         parsed = self._parser().parse(block)
         counts = UnitCounts(lines=len(parsed.starts))
         rows = parsed.rows
         rows = rows.append_column(UNIT_COLUMN, pa.array(np.full(rows.num_rows, unit, object), pa.string()))
         if len(parsed.fallback):
-            builder = EventBatchBuilder(unit, counts, set(), repo_filter)
+            # Repeated ids and the repository filter are left to HourFinisher, which sees all rows in order.
+            builder = EventBatchBuilder(unit, counts, None)
             for i in parsed.fallback.tolist():
                 builder.add_lines([block[parsed.starts[i] : parsed.ends[i]]], first_number + i)
             batch = builder.build(row_by_row=True)  # few lines: each checked on its own

@@ -15,7 +15,7 @@ import pytest
 
 from catalog.auth.secrets import hash_secret
 from tests.catalog.conftest import ScratchDatabase, catalog_settings
-from tests.conftest import RunningCatalog, start_catalog
+from tests.conftest import SPARK_DRIVER_MEMORY, RunningCatalog, start_catalog
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +60,7 @@ def spark(servers: dict[str, RunningCatalog]):
     builder = (
         SparkSession.builder.master("local[1]")
         .appName("commonlake-catalog-test")
+        .config("spark.driver.memory", SPARK_DRIVER_MEMORY)
         .config("spark.jars", str(runtime_jar()))
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
         .config("spark.ui.enabled", "false")

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from commonlake.duckdb_attach import load_iceberg_extensions
-from tests.conftest import RunningCatalog
+from tests.conftest import SPARK_DRIVER_MEMORY, RunningCatalog
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 PLACEHOLDER_URI = "http://catalog.internal:8182"
@@ -56,6 +56,7 @@ def test_spark_snippet_attaches_reads_and_writes(events_table: RunningCatalog) -
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[1]").appName("commonlake-infra-snippet")
+    builder = builder.config("spark.driver.memory", SPARK_DRIVER_MEMORY)
     for key, value in spark_properties(events_table.uri).items():
         builder = builder.config(key, value)
     # In-memory session catalog: no Hive metastore (metastore_db/, derby.log) in the working directory.
