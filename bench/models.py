@@ -89,8 +89,12 @@ def plain_duckdb(settings: Settings, catalog, execution_day: date) -> tuple[floa
     context = make_context(settings)
     alias = settings.models.catalog_alias
     try:
-        con = duckdb.connect()
-        con.execute(f"ATTACH ':memory:' AS {alias}")
+        # Tables in a DuckDB file, as the Iceberg side writes its tables to disk: at 10M events
+        # the models' tables do not all fit in memory beside everything else.
+        database = settings.data_dir / "plain.duckdb"
+        database.unlink(missing_ok=True)
+        con = duckdb.connect(config={"memory_limit": "8GB"})
+        con.execute(f"ATTACH '{database}' AS {alias}")
         con.execute("SET TimeZone = 'UTC'")
         for _, name in catalog.list_tables("raw"):
             files = [task.file.file_path for task in catalog.load_table(("raw", name)).scan().plan_files()]
