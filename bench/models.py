@@ -93,7 +93,7 @@ def plain_duckdb(settings: Settings, catalog, execution_day: date) -> tuple[floa
         # the models' tables do not all fit in memory beside everything else.
         database = settings.data_dir / "plain.duckdb"
         database.unlink(missing_ok=True)
-        con = duckdb.connect(config={"memory_limit": "8GB"})
+        con = duckdb.connect(config={"memory_limit": "14GB"})
         con.execute(f"ATTACH '{database}' AS {alias}")
         con.execute("SET TimeZone = 'UTC'")
         for _, name in catalog.list_tables("raw"):
@@ -120,7 +120,10 @@ def plain_duckdb(settings: Settings, catalog, execution_day: date) -> tuple[floa
                 df = next(model.render_seed())  # noqa: F841 (read by DuckDB's replacement scan)
                 con.execute(f"CREATE TABLE {name} AS SELECT * FROM df")
             else:
-                con.execute(f"CREATE TABLE {name} AS {query.sql(dialect='duckdb')}")
+                try:
+                    con.execute(f"CREATE TABLE {name} AS {query.sql(dialect='duckdb')}")
+                except duckdb.OutOfMemoryException as exc:
+                    raise SystemExit(f"plain DuckDB ran out of memory on {name}: {exc}") from None
             if parts[1] == "marts":
                 rows[parts[2]] = con.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
         return time.monotonic() - began, rows

@@ -82,7 +82,7 @@ def test_formats_by_accept_header_carry_the_same_rows(gateway: RunningGateway) -
 
 
 def test_large_json_results_are_streamed_and_whole(gateway: RunningGateway) -> None:
-    query = "SELECT v, v * 2 AS twice FROM generate_series(1, 9000) AS t(v)"
+    query = "SELECT v, v * 2 AS twice FROM generate_series(1, 9000) AS t(v) ORDER BY v"
     with gateway.client.stream("POST", "/v1/sql", json={"query": query}) as response:
         assert response.status_code == 200 and "content-length" not in response.headers
         chunks = list(response.iter_raw())
