@@ -92,8 +92,8 @@ def module_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         running.server.stop()
 
 
-# The demo's sample in tests that share one demo run (see demo_dir).
-DEMO_SPEC = SampleSpec(seed=11, projects=10, days=3, events_per_hour=40, start=date(2025, 9, 1))
+# The sample of the one demo run tests share (see demo_dir): the CLI has no events-per-hour option.
+DEMO_SPEC = SampleSpec(seed=11, projects=10, days=3, start=date(2025, 9, 1))  # what the CLI options below generate
 
 
 @pytest.fixture(scope="session")
