@@ -12,7 +12,9 @@
    series, top 20 projects by a metric, one point lookup, a collection aggregate. Each
    uncached (``Cache-Control: no-cache``), cached, and the point lookup with pruning
    defeated; then requests/s with 16 concurrent clients.
-3. Runs the same queries in DuckDB (iceberg extension, attached to the same catalog).
+3. Runs the same queries in DuckDB (iceberg extension, attached to the same catalog),
+   alternating with the gateway's uncached requests, so that both see the same load when
+   the machine is shared (timed one after the other, the ratio followed the load swings).
 """
 
 from __future__ import annotations
@@ -263,6 +265,22 @@ def time_duckdb(con: duckdb.DuckDBPyConnection, queries: list[str], iterations: 
     return latencies
 
 
+def time_side_by_side(
+    client: httpx.Client, con: duckdb.DuckDBPyConnection, queries: list[str], iterations: int
+) -> tuple[list[float], list[float]]:
+    """Uncached gateway and DuckDB latencies (ms), one request of each in turn (which goes first alternates)."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for i in range(iterations):
+        query = [queries[i % len(queries)]]
+        if i % 2:
+            theirs += time_duckdb(con, query, 1)
+        ours += time_gateway(client, query, 1, cached=False)
+        if not i % 2:
+            theirs += time_duckdb(con, query, 1)
+    return ours, theirs
+
+
 def throughput(url: str, mix: dict[str, list[str]], seconds: float, clients: int, cached: bool) -> tuple[float, int]:
     """Requests/s of ``clients`` concurrent clients cycling through the mix."""
     queries = [q for variants in mix.values() for q in variants]
@@ -353,9 +371,8 @@ def main() -> None:
                         theirs[:3],
                     )
                     first = time_gateway(client, queries[:1], 1, cached=False)[0]
-                    uncached = time_gateway(client, queries, args.iterations, cached=False)
+                    uncached, duckdb_ms = time_side_by_side(client, duck, queries, args.iterations)
                     cached = time_gateway(client, queries, args.iterations * 3, cached=True)
-                    duckdb_ms = time_duckdb(duck, queries, args.iterations)
                     rows.append((name, first, uncached, cached, duckdb_ms))
                 defeated = [
                     q.replace("WHERE project_id", "WHERE CASE WHEN project_id").replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from query_gateway.errors import QueryError
 from query_gateway.routers import async_sql, projects, sql, tables, web
 from query_gateway.service import QueryService
 
+logger = logging.getLogger(__name__)
 DESCRIPTION = """Read-only SQL (DataFusion) over the Iceberg tables of the Commonlake catalog.
 
 * `POST /v1/sql` answers JSON, CSV, Arrow IPC or Parquet (by `Accept`).
@@ -53,6 +55,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(QueryError)
     async def _query_error(_: Request, exc: QueryError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unexpected error", exc_info=exc)
+        return JSONResponse({"error": f"Internal error of the gateway ({type(exc).__name__})"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 
 class QueryError(Exception):
     """A request the gateway refuses or cannot answer; ``status`` is the HTTP status."""
@@ -14,3 +16,9 @@ class QueryError(Exception):
 
     def __reduce__(self):  # keep status when the error crosses from a worker process
         return (QueryError, (self.message, self.status, self.headers))
+
+
+class ErrorModel(BaseModel):
+    """The body of every error answer."""
+
+    error: str

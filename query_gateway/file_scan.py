@@ -26,6 +26,7 @@ from pyiceberg.schema import index_name_by_id
 from pyiceberg.table import FileScanTask, Table
 
 from commonlake.settings import StorageSettings
+from query_gateway.decoded_files import DecodedFiles
 
 
 @dataclass
@@ -45,6 +46,11 @@ class ScanPlan:
     def files_scanned(self) -> int:
         """How many data files the query reads."""
         return len(self.tasks)
+
+    @property
+    def bytes_scanned(self) -> int:
+        """The size of the data files the query reads, from the manifests."""
+        return sum(task.file.file_size_in_bytes for task in self.tasks)
 
 
 class ScanPlanner:
@@ -134,21 +140,36 @@ def without_view_types(table: pa.Table) -> pa.Table:
     return table if schema.equals(table.schema) else table.cast(schema)
 
 
-def register_scan(ctx: SessionContext, name: str, table: Table, plan: ScanPlan) -> None:
-    """Register ``name`` in ``ctx`` as the planned files of ``table``."""
+def register_scan(
+    ctx: SessionContext, name: str, table: Table, plan: ScanPlan, decoded: DecodedFiles | None = None
+) -> int:
+    """Register ``name`` in ``ctx`` as the planned files of ``table``; how many were already decoded in memory.
+
+    Small files come from ``decoded`` (read and kept there the first time).
+    """
     schema = plan.schema
     if not plan.tasks:
         ctx.register_view(name, ctx.from_arrow(schema.empty_table()))
-        return
+        return 0
     if not plan.by_name:
         scan = ArrowScan(table.metadata, table.io, table.schema(), plan.expression)
         ctx.register_view(name, ctx.from_arrow(scan.to_table(plan.tasks).cast(schema)))
-        return
-    frame = None
-    for path in plan.paths:
-        part = ctx.read_parquet(path, schema=schema)
-        frame = part if frame is None else frame.union(part)
+        return 0
+    small = {task.file.file_path for task in plan.tasks if decoded is not None and decoded.admits(task)}
+    frames = [ctx.read_parquet(path, schema=schema) for path in plan.paths if path not in small]
+    in_memory = 0
+    if decoded is not None and small:
+        parts = []
+        for path in sorted(small):
+            part, hit = decoded.read(ctx, path, schema)
+            parts.append(part)
+            in_memory += hit
+        frames.append(ctx.from_arrow(pa.concat_tables(parts)))
+    frame = frames[0]
+    for part in frames[1:]:
+        frame = frame.union(part)
     ctx.register_view(name, frame)
+    return in_memory
 
 
 def register_object_stores(ctx: SessionContext, storage: StorageSettings, paths: list[str]) -> None:

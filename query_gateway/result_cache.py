@@ -53,6 +53,10 @@ class ResultCache:
             self.hits += 1
             return entry
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._entries
+
     def put(self, key: Hashable, result: QueryResult) -> CachedResult:
         """Remember ``result`` under ``key`` (skipped when larger than the whole cache)."""
         entry = CachedResult(key, result)

@@ -55,6 +55,7 @@ class Statement:
     normalized: str  # one spelling for every formatting of the same query (the cache key)
     tables: tuple[TableRef, ...]
     query: exp.Query = field(compare=False, hash=False, repr=False)  # the SELECT/WITH, for pruning
+    explain: bool = False  # EXPLAIN [ANALYZE] of the query
 
 
 def parse_statement(
@@ -92,9 +93,19 @@ def _parse(sql: str, dialect: str, default_namespace: str, aliases: tuple[tuple[
         raise QueryError(f"Only read-only queries are allowed (found {node.key.upper()} inside the query)")
     tables = _tables(statement, default_namespace, dict(aliases))
     normalized = explain_prefix + statement.sql(dialect="postgres", normalize=True, comments=False)
-    # Other dialects (pyoso sends Trino SQL) run as their PostgreSQL spelling, which DataFusion reads.
-    text = sql.strip().rstrip(";") if dialect == "postgres" else explain_prefix + statement.sql(dialect="postgres")
-    return Statement(text=text, normalized=normalized, tables=tables, query=statement)
+    if dialect == "postgres" and not _has_table_function(statement):
+        text = sql.strip().rstrip(";")
+    else:
+        # Other dialects (pyoso sends Trino SQL) run as their PostgreSQL spelling, which DataFusion reads.
+        # DataFusion looks table functions up case-sensitively (only ``generate_series`` and ``range`` exist,
+        # in lower case) while sqlglot writes GENERATE_SERIES, so function names are written in lower case,
+        # which changes nothing else: DataFusion folds every other unquoted name to lower case itself.
+        text = explain_prefix + statement.sql(dialect="postgres", normalize_functions="lower")
+    return Statement(text=text, normalized=normalized, tables=tables, query=statement, explain=bool(explain_prefix))
+
+
+def _has_table_function(query: exp.Query) -> bool:
+    return any(isinstance(table.this, exp.Func) for table in query.find_all(exp.Table))
 
 
 def _tables(query: exp.Query, default_namespace: str, aliases: dict[str, str]) -> tuple[TableRef, ...]:

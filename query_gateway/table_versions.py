@@ -6,8 +6,8 @@ PyIceberg 0.12's ``RestCatalog.load_table`` always downloads and parses the full
 metadata; the REST spec's conditional loadTable (``If-None-Match`` with the ETag of the
 previous answer, 304 when unchanged) makes the common case a bodiless round trip. PyIceberg
 has no such call, so this module sends it through the catalog's own authenticated
-session (private attributes of the pinned PyIceberg; any other Catalog falls back to
-``load_table``).
+session's connection pool (``catalog_get``; private attributes of the pinned PyIceberg;
+any other Catalog falls back to ``load_table``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-import requests
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import Endpoints, RestCatalog, TableResponse
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.table import Table
 
+from query_gateway.catalog_get import UNREACHABLE, CatalogGetter
 from query_gateway.errors import QueryError
 
 
@@ -54,7 +54,18 @@ class TableVersions:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._known: dict[tuple[str, str], tuple[str, Table]] = {}  # identifier → (etag, table)
+        self._unchanged: set[tuple[str, str]] = set()  # tables whose last probe found the version already known
+        self._getter: CatalogGetter | None = None
         self._lock = threading.Lock()
+
+    def settled(self, identifier: tuple[str, str]) -> TableVersion | None:
+        """The version the last probe found, if that probe found it unchanged (no catalog request).
+
+        Only a guess at the current version, for work that the next probe then confirms.
+        """
+        with self._lock:
+            known = self._known.get(identifier) if identifier in self._unchanged else None
+        return TableVersion(identifier, known[1]) if known else None
 
     def current(self, identifier: tuple[str, str]) -> TableVersion:
         """The table's current version; QueryError 404 when it does not exist."""
@@ -73,23 +84,29 @@ class TableVersions:
             known = self._known.get(identifier)
         headers = {"If-None-Match": known[0]} if known else {}
         url = catalog.url(Endpoints.load_table, prefixed=True, **catalog._split_identifier_for_path(identifier))
+        if self._getter is None or self._getter.session is not catalog._session:
+            self._getter = CatalogGetter(catalog._session)
         try:
-            response = catalog._session.get(url, headers=headers, params={"snapshots": "refs"})
-        except requests.RequestException as exc:
+            response = self._getter.get(url, {"snapshots": "refs"}, headers)
+        except UNREACHABLE as exc:
             raise QueryError(f"The catalog is unreachable: {type(exc).__name__}", status=503) from exc
-        if response.status_code == 304 and known:
+        if response.status == 304 and known:
+            with self._lock:
+                self._unchanged.add(identifier)
             return known[1]
-        if response.status_code == 404:
+        with self._lock:
+            self._unchanged.discard(identifier)
+        if response.status == 404:
             with self._lock:
                 self._known.pop(identifier, None)
             raise NoSuchTableError(".".join(identifier))
-        if response.status_code != 200:
+        if response.status != 200:
             raise QueryError(
-                f"The catalog answered {response.status_code} for {'.'.join(identifier)}: {response.text[:200]}",
+                f"The catalog answered {response.status} for {'.'.join(identifier)}: {response.text[:200]}",
                 status=502,
             )
         table = catalog._response_to_table(identifier, TableResponse.model_validate_json(response.text))
-        etag = response.headers.get("ETag")
+        etag = response.etag
         if etag:
             with self._lock:
                 self._known[identifier] = (etag, table)

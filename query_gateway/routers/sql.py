@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from query_gateway import result_formats
 from query_gateway.access import require_client
+from query_gateway.errors import ErrorModel
 from query_gateway.service import Answer, QueryService
 
 router = APIRouter(tags=["SQL"], dependencies=[Depends(require_client)])
@@ -31,20 +32,20 @@ class SqlResponse(BaseModel):
     stats: dict[str, Any]
 
 
+ERRORS = {
+    400: "Malformed request, syntax error or refused statement",
+    401: "Unknown or missing API key",
+    404: "Unknown table",
+    406: "Unsupported Accept",
+    408: "Query exceeded the time limit",
+    429: "Rate limit exceeded (see Retry-After)",
+    500: "The query's worker process died while running it (e.g. out of memory)",
+    502: "The catalog gave an unexpected answer",
+    503: "The catalog is unreachable, or the query workers are restarting",
+}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {
-            result_formats.CSV: {},
-            result_formats.ARROW: {},
-            result_formats.PARQUET: {},
-        }
-    },
-    400: {"description": "Malformed request, syntax error or refused statement"},
-    401: {"description": "Unknown or missing API key"},
-    404: {"description": "Unknown table"},
-    406: {"description": "Unsupported Accept"},
-    408: {"description": "Query exceeded the time limit"},
-    429: {"description": "Rate limit exceeded (see Retry-After)"},
+    200: {"content": {result_formats.CSV: {}, result_formats.ARROW: {}, result_formats.PARQUET: {}}},
+    **{status: {"model": ErrorModel, "description": text} for status, text in ERRORS.items()},
 }
 
 
@@ -77,6 +78,7 @@ def answer_stats(answer: Answer) -> dict[str, Any]:
                 "snapshot_id": answer.versions.get(name),
                 "files_total": scan.files_total,
                 "files_scanned": scan.files_scanned,
+                "files_in_memory": scan.files_in_memory,
                 "row_filter": scan.row_filter,
             }
             for name, scan in result.scans.items()

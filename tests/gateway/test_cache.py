@@ -73,3 +73,24 @@ def test_dropped_table_is_not_found_even_when_cached(gateway: RunningGateway, la
     assert gateway.sql("SELECT COUNT(*) FROM marts.cache_dropped").json()["rows"] == [[1]]
     catalog.drop_table("marts.cache_dropped")
     assert gateway.sql("SELECT COUNT(*) FROM marts.cache_dropped").status_code == 404
+
+
+def test_a_query_started_on_the_last_known_version_is_not_answered_stale(
+    gateway: RunningGateway, lake: RunningCatalog
+) -> None:
+    # Once a table's version was found unchanged, the next query starts on it before the catalog answers;
+    # when the catalog then names a newer version, that early answer must not be the one returned.
+    table = lake.catalog.create_table("marts.cache_early", schema=TIMESERIES_SCHEMA)
+    row = {name: [None] for name in TIMESERIES_SCHEMA.names} | {"amount": [1.0]}
+    table.append(pa.table(row, schema=TIMESERIES_SCHEMA))
+    query = "SELECT COUNT(*), SUM(amount) FROM marts.cache_early"
+    for _ in range(4):
+        assert gateway.sql(query, headers={"Cache-Control": "no-cache"}).json()["rows"] == [[1, 1.0]]
+    for count in range(2, 5):
+        table.append(pa.table(row | {"amount": [10.0]}, schema=TIMESERIES_SCHEMA))
+        fresh = gateway.sql(query, headers={"Cache-Control": "no-cache"}).json()
+        assert fresh["rows"] == [[count, 1.0 + 10.0 * (count - 1)]]
+        assert fresh["stats"]["tables"]["marts.cache_early"]["snapshot_id"] == table.current_snapshot().snapshot_id
+        # Settled again (found unchanged), then early starts are confirmed and used.
+        for _ in range(3):
+            assert gateway.sql(query, headers={"Cache-Control": "no-cache"}).json()["rows"] == fresh["rows"]

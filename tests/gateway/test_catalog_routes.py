@@ -85,6 +85,11 @@ def test_openapi_and_health(gateway: RunningGateway) -> None:
         "/v1/projects/{name}/metrics",
     ):
         assert path in spec["paths"], path
+    # Every error answer of /v1/sql is documented with its body, {"error": "..."}.
+    answers = spec["paths"]["/v1/sql"]["post"]["responses"]
+    for status in ("400", "404", "408", "500", "503"):
+        assert answers[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorModel"}
+    assert spec["components"]["schemas"]["ErrorModel"]["required"] == ["error"]
     docs = gateway.client.get("/docs")
     assert docs.status_code == 200 and "cdn" not in docs.text.lower()
     for asset in ("/static-offline-docs/swagger-ui-bundle.js", "/static-offline-docs/swagger-ui.css"):

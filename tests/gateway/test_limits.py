@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
+import pyarrow as pa
 
 from tests.conftest import RunningCatalog, make_settings, start_catalog
 from tests.gateway.conftest import API_KEY, RunningGateway, gateway_settings, start_gateway
+from tests.gateway.marts import FixtureMarts
 
 SLOW = "SELECT COUNT(*) FROM generate_series(1, 100000000000)"
 
@@ -109,3 +112,87 @@ def test_catalog_outage_is_a_clear_503_and_the_gateway_recovers(tmp_path: Path) 
         gateway.client.close()
         gateway.server.stop()
         running.server.stop()
+
+
+def _query_workers(running: RunningGateway) -> list[psutil.Process]:
+    """The gateway's query worker processes: the children of its multiprocessing forkserver."""
+    assert running.server.process is not None
+    gateway = psutil.Process(running.server.process.pid)
+    forkservers = [p for p in gateway.children() if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+    return [worker for server in forkservers for worker in server.children()]
+
+
+def _one_worker(running: RunningGateway) -> psutil.Process:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workers = _query_workers(running)
+        if len(workers) == 1:
+            return workers[0]
+        time.sleep(0.1)
+    raise AssertionError(f"expected one query worker, found {_query_workers(running)}")
+
+
+def test_a_worker_dying_mid_query_is_a_clear_error_and_the_service_keeps_answering(
+    lake: RunningCatalog, fixture_marts: FixtureMarts, tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        lake.settings.with_updates(data_dir=str(tmp_path)), query_workers=1, query_timeout_seconds=120
+    )
+    running = start_gateway(settings)
+    try:
+        assert running.sql("SELECT COUNT(*) FROM marts.projects_v1").json()["rows"] == [[5]]
+        worker = _one_worker(running)
+        busy_from = sum(worker.cpu_times()[:2])
+        outcome: dict[str, httpx.Response] = {}
+        thread = threading.Thread(target=lambda: outcome.update(slow=running.sql(SLOW)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while sum(worker.cpu_times()[:2]) - busy_from < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the worker is surely running the slow query
+        worker.kill()  # what the kernel's OOM killer does
+        thread.join(60)
+        response = outcome["slow"]
+        assert response.status_code == 500, response.text
+        assert set(response.json()) == {"error"}
+        assert "worker process died (killed by SIGKILL)" in response.json()["error"], response.text
+        # A new worker took its place: the next queries are answered, not failed.
+        for _ in range(3):
+            again = running.sql("SELECT COUNT(*) FROM marts.projects_v1", headers={"Cache-Control": "no-cache"})
+            assert again.status_code == 200 and again.json()["rows"] == [[5]], again.text
+        assert _one_worker(running).pid != worker.pid
+    finally:
+        running.client.close()
+        running.server.stop()
+
+
+def test_an_idle_worker_dying_does_not_fail_the_next_queries(
+    lake: RunningCatalog, fixture_marts: FixtureMarts, tmp_path: Path
+) -> None:
+    settings = gateway_settings(lake.settings.with_updates(data_dir=str(tmp_path)), query_workers=1)
+    running = start_gateway(settings)
+    try:
+        assert running.sql("SELECT COUNT(*) FROM marts.projects_v1").status_code == 200
+        # Queried at once, and after the pool noticed the death (pebble then refuses new tasks).
+        for settle in (0.0, 1.0):
+            worker = _one_worker(running)
+            worker.kill()
+            time.sleep(settle)
+            for _ in range(3):
+                again = running.sql("SELECT COUNT(*) FROM marts.projects_v1", headers={"Cache-Control": "no-cache"})
+                assert again.status_code == 200 and again.json()["rows"] == [[5]], again.text
+    finally:
+        running.client.close()
+        running.server.stop()
+
+
+def test_a_table_whose_files_are_gone_is_a_clear_500(gateway: RunningGateway, lake: RunningCatalog) -> None:
+    schema = pa.schema([("id", pa.int64())])
+    table = lake.catalog.create_table("marts.lost_files", schema=schema)
+    table.append(pa.table({"id": [1, 2]}, schema=schema))
+    manifest_list = table.current_snapshot().manifest_list
+    Path(manifest_list.removeprefix("file://")).unlink()
+    response = gateway.sql("SELECT COUNT(*) FROM marts.lost_files")
+    assert response.status_code == 500, response.text
+    assert set(response.json()) == {"error"}
+    assert "failed in the engine: FileNotFoundError" in response.json()["error"], response.text
+    assert gateway.sql("SELECT COUNT(*) FROM marts.projects_v1").json()["rows"] == [[5]]

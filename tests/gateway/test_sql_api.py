@@ -142,6 +142,14 @@ def test_explain_is_allowed(gateway: RunningGateway) -> None:
     assert response.json()["columns"] == ["plan_type", "plan"]
 
 
+@pytest.mark.parametrize("name", ["generate_series", "GENERATE_SERIES", "Range"])
+def test_table_functions_in_any_case(gateway: RunningGateway, name: str) -> None:
+    # DataFusion finds table functions by their exact lower-case name; SQL function names are case-insensitive.
+    response = gateway.sql(f"SELECT SUM(value) AS total FROM {name}(1, 5)", headers={"Cache-Control": "no-cache"})
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == [[15 if name.lower() == "generate_series" else 10]]
+
+
 def test_bad_requests_get_a_clear_4xx(gateway: RunningGateway) -> None:
     client = gateway.client
     bad_json = client.post("/v1/sql", content=b'{"query": ', headers={"content-type": "application/json"})
