@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-import pyarrow as pa
+from isal import igzip, isal_zlib
 
 DEFAULT_BASE_URL = "https://data.gharchive.org"
 BLOCK_BYTES = 4 << 20
@@ -116,25 +116,25 @@ def decompressed_blocks(stream: BinaryIO, unit: str, block_bytes: int = BLOCK_BY
     """Decompress a gzip stream (one or more members) into blocks that end at a newline.
 
     Blocks are about ``block_bytes`` long; only the last may lack its final newline. A line
-    longer than a block makes a longer block. Arrow's gzip reader inflates almost twice as
-    fast as the zlib module, and without holding the GIL.
+    longer than a block makes a longer block. ISA-L's inflate (python-isal) is two to three
+    times as fast as zlib's, and its reader does not hold the GIL while it inflates.
     """
     source = _ReadErrors(stream)
     pending: list[bytes] = []
     with stream:
         try:
-            with pa.CompressedInputStream(pa.PythonFile(source, mode="r"), "gzip") as inflated:
+            with igzip.IGzipFile(fileobj=source, mode="rb") as inflated:
                 while data := inflated.read(block_bytes):
                     cut = data.rfind(b"\n") + 1
                     if cut:
-                        yield b"".join([*pending, data[:cut]])
-                        pending = [data[cut:]]
+                        yield b"".join([*pending, memoryview(data)[:cut]])  # one copy
+                        pending = [data[cut:]] if cut < len(data) else []
                     else:
                         pending.append(data)
-        except OSError as exc:
+        except (OSError, EOFError, isal_zlib.error) as exc:
             if source.error is not None:
                 raise SourceError(f"GH Archive file {unit}: read failed: {source.error}") from source.error
-            if "truncated" in str(exc).lower():
+            if isinstance(exc, EOFError):
                 raise CorruptUnit(f"GH Archive file {unit} is truncated") from exc
             raise CorruptUnit(f"GH Archive file {unit} is corrupt: {exc}") from exc
     if rest := b"".join(pending):
@@ -152,9 +152,9 @@ class _ReadErrors(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def readinto(self, buffer: memoryview) -> int:
         try:
-            return self.stream.read(size)
+            return self.stream.readinto(buffer)
         except (OSError, urllib.error.URLError) as exc:
             self.error = exc
             raise
@@ -166,7 +166,7 @@ _DONE = object()
 def _threaded(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
     """Run a block iterator in a background thread, at most ``depth`` blocks ahead.
 
-    Arrow releases the GIL while it inflates, so decompression overlaps with parsing.
+    ISA-L inflates without the GIL, so decompression overlaps with parsing.
     """
     handoff: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -1,11 +1,12 @@
 """GH Archive records → ``raw.github_events`` record batches: the precise, per-line path.
 
 It decides what every line becomes (a row, or a reject with its reason). Most lines take
-the vectorized fast path of :mod:`ingestion.sources.gharchive_fast` instead, which gives the
+the block-at-a-time fast path of :mod:`ingestion.sources.gharchive_fast` instead, which gives the
 same rows and hands every line it cannot vouch for to this path.
 
 Each line is parsed once with orjson; the envelope fields go into column lists and the
-payload is re-serialized compactly. Arrow then converts whole columns at once. When a
+payload keeps its source text when that is canonical, else is re-serialized compactly (see
+:mod:`ingestion.sources.payload_text`). Arrow then converts whole columns at once. When a
 column fails to convert (a value of the wrong type somewhere), the batch is redone row by
 row to find and reject exactly the rows at fault, so a bad record never costs its neighbours.
 """
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from ingestion.rejects import Reject
 from ingestion.schemas import GITHUB_EVENTS, UNIT_COLUMN
+from ingestion.sources.payload_text import kept_payloads, source_payload
 
 KNOWN_KEYS = frozenset(GITHUB_EVENTS.names) - {UNIT_COLUMN}
 _STRUCTS = {name: GITHUB_EVENTS.field(name).type for name in ("actor", "repo", "org")}
@@ -90,6 +92,7 @@ class EventBatchBuilder:
         self.repos: list[object] = []
         self.orgs: list[object] = []
         self.payloads: list[bytes | None] = []
+        self.source_payloads: list[bytes | None] = []
         self.publics: list[object] = []
         self.created: list[str] = []
         self.lines: list[tuple[int, bytes]] = []
@@ -106,6 +109,7 @@ class EventBatchBuilder:
         dedupe = seen is not None
         ids, types, actors, repos, orgs = self.ids, self.types, self.actors, self.repos, self.orgs
         payloads, publics, created, kept_lines = self.payloads, self.publics, self.created, self.lines
+        source_payloads = self.source_payloads
         reject, counts = self._reject, self.counts
         counts.lines += len(lines)
         for number, line in enumerate(lines, first_number):
@@ -159,6 +163,7 @@ class EventBatchBuilder:
             repos.append(event.get("repo"))
             orgs.append(event.get("org"))
             payloads.append(payload_text)
+            source_payloads.append(None if payload_text is None else source_payload(line))
             publics.append(event.get("public"))
             created.append(created_at)
             kept_lines.append((number, line))
@@ -186,6 +191,7 @@ class EventBatchBuilder:
         never depends on its neighbours (Arrow's whole-column conversion truncates a
         float in an integer field where the row-by-row check rejects it).
         """
+        self.payloads = kept_payloads(self.payloads, self.source_payloads)
         try:
             if row_by_row:
                 raise ValueError("row by row")
@@ -254,10 +260,16 @@ class EventBatchBuilder:
 
 
 def _lenient_json(line: bytes) -> object | None:
-    """The json module's reading of a line orjson refused (it reads integers beyond 64 bits), or None."""
+    """The json module's reading of a line orjson refused (it reads integers beyond 64 bits), or None.
+
+    None too for text that is not Unicode: the json module reads a lone surrogate escape
+    (``"\\ud800"``) into a string that no column can hold.
+    """
     try:
-        return json.loads(line)
-    except ValueError:
+        event = json.loads(line)
+        json.dumps(event, ensure_ascii=False).encode()
+        return event
+    except (ValueError, UnicodeEncodeError):
         return None
 
 

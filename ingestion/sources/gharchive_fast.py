@@ -1,70 +1,87 @@
-"""The fast path of GH Archive parsing: a block of lines at once, in C++, nothing per line in Python.
+"""The fast path of GH Archive parsing: a block of lines at once, in C (msgspec) and C++ (Arrow).
 
-No library reads GH Archive lines the way ``raw.github_events`` needs them: Arrow's JSON
-reader types the envelope strictly (a number where a string belongs is an error, not a
-silent conversion), but it cannot keep ``payload`` as JSON text; DuckDB keeps JSON text,
-but converts envelope types leniently (``5`` → ``'5'``, ``1.5`` → ``2``). So each does
-its half:
-
-1. the payload value of every line is located by byte search (the first ``"payload":``,
-   the last ``,"public":``, where GH Archive writes them) and cut out;
-2. the rest of the line, with ``0`` in place of the payload, is read by Arrow's JSON
-   reader with the envelope schema, strictly: unknown fields, wrong types, duplicate keys
-   or malformed JSON fail it. A payload of ``0`` where the cut was made proves the cut
-   started at the value of the top-level ``payload`` key;
-3. the cut-out payload texts are validated by DuckDB, which must also re-serialize each
-   to itself: then the text is compact and exactly what orjson writes (but for the number
-   formats flagged below), so the column keeps the source's text. A valid JSON value
-   starting at the value's start is that whole value, so together with 2. the line is
-   exactly ``rest + payload``.
+1. msgspec decodes every line of the block in one call into typed structs: it validates
+   the whole line as strict JSON and the envelope types strictly (a number where a string
+   belongs is an error, not a silent conversion; unknown top-level fields are errors), and
+   keeps ``payload`` as its source text (``msgspec.Raw``), validated but not decoded;
+2. Arrow builds the columns and checks what msgspec does not: UTF-8 of the whole block
+   (msgspec does not check text it skips), non-empty ids and types, ``created_at`` in
+   GH Archive's exact format, and that each payload text is *canonical*: compact, written
+   with the escapes orjson writes and without numbers whose format orjson could write
+   differently (floats, ``-0``, 19 digits or more). The precise path keeps such a text as it
+   is too (see :mod:`ingestion.sources.payload_text`).
 
 Any line that does not pass every check is handed back by index, for the precise per-line
 path of :mod:`ingestion.sources.gharchive_events` (with its reject reasons and positions),
 so the fast path never decides anything that path would decide differently: it only
-accepts lines whose values are unambiguous. A block that Arrow refuses is bisected, so a
-malformed line costs a few re-reads of its neighbourhood, not the whole block.
+accepts lines whose values are unambiguous.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
-import duckdb
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
+from msgspec.structs import astuple
 
 from ingestion.schemas import GITHUB_EVENTS, UNIT_COLUMN
+from ingestion.sources.payload_text import canonical
 
-PAYLOAD_KEY = '"payload":'
-PUBLIC_KEY = ',"public":'
-# Blocks Arrow refuses are bisected down to this many lines, which go to the precise path.
-SMALLEST_BISECT = 64
 LINE_COLUMN = "_line"
+_OPEN, _CLOSE, _NEWLINE = b"{}\n"
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
-# The envelope as Arrow reads it: payload replaced by 0, created_at cast afterwards (as the precise path does).
-_READ_AS = {"payload": pa.int64(), "created_at": pa.string()}
-ENVELOPE = pa.schema([pa.field(f.name, _READ_AS.get(f.name, f.type)) for f in GITHUB_EVENTS if f.name != UNIT_COLUMN])
-# Compact payload texts that orjson (the precise path) would write differently: floats
-# (exponent formats differ), integers of 19 digits or more (orjson reads those beyond 64
-# bits as floats) and NaN/Infinity/inf/nan (which DuckDB accepts and orjson does not).
-# Matching text inside strings only sends a line to the precise path, which is always right.
-_UNSURE_NUMBERS = r"(?:^|[:,\[])-?(?:[0-9]+[.eE]|[0-9]{19}|[NIi]|na)"
-# Escapes whose reading differs between libraries: NUL and (lone) surrogates.
-_RISKY_ESCAPES = r"\\u(?:0000|[dD][89a-fA-F])"
+# The one timestamp format of GH Archive; any other goes to the precise path, which knows more.
+_CREATED_AT = r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
+def _msgspec_struct(name: str, arrow_type: pa.StructType) -> type[msgspec.Struct]:
+    """A msgspec struct for an Arrow struct column: fields optional, unknown fields ignored (as the precise path)."""
+    fields = [(f.name, int | None if pa.types.is_integer(f.type) else str | None, None) for f in arrow_type]
+    return msgspec.defstruct(name, fields, gc=False)
+
+
+def _large_strings(arrow_type: pa.DataType) -> pa.DataType:
+    """The type with ``large_string`` for ``string``, as PyIceberg's Arrow schemas have them (no cast when written)."""
+    if arrow_type == pa.string():
+        return pa.large_string()
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([f.with_type(_large_strings(f.type)) for f in arrow_type])
+    return arrow_type
+
+
+_NESTED = {name: _large_strings(GITHUB_EVENTS.field(name).type) for name in ("actor", "repo", "org")}
+_NESTED_STRUCTS = {name: _msgspec_struct(name.title(), arrow_type) for name, arrow_type in _NESTED.items()}
+_NO_PAYLOAD = msgspec.Raw(b"null")
+Event = msgspec.defstruct(
+    "Event",
+    [
+        ("id", str),
+        ("type", str),
+        ("created_at", str),
+        *((name, struct | None, None) for name, struct in _NESTED_STRUCTS.items()),
+        ("payload", msgspec.Raw, _NO_PAYLOAD),
+        ("public", bool | None, None),
+    ],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+_DECODER = msgspec.json.Decoder(Event)
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
 
 @dataclass
 class FastBlock:
     """What the fast path made of a block of lines."""
 
-    rows: pa.Table  # GITHUB_EVENTS without the unit column, plus LINE_COLUMN (index of the line in the block)
+    rows: pa.Table  # GITHUB_EVENTS (large strings) without the unit column, plus LINE_COLUMN (the line's index)
     fallback: np.ndarray  # indices of the lines the precise path must read, ascending
-    starts: np.ndarray  # byte offset of every line in the block
-    ends: np.ndarray  # byte offset after every line (its newline excluded)
+    fallback_lines: list[bytes]  # those lines (without their newline)
+    line_count: int  # lines in the block, as ``bytes.split(b"\n")`` counts them (see split_lines)
 
 
 def split_lines(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -83,175 +100,157 @@ def split_lines(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-class FastParser:
-    """Parses blocks of GH Archive lines; one per thread (it holds a DuckDB connection)."""
+def parse_block(block: bytes) -> FastBlock:
+    """Parse a block of whole lines (the last may lack its newline); safe to call from several threads."""
+    starts, ends = split_lines(block)
+    count = len(starts)
+    events, decoded = _decode(block, starts, ends)
+    columns, valid = _columns(events)
+    if not valid.all():
+        keep = pa.array(valid)
+        columns = {name: column.filter(keep) for name, column in columns.items()}
+        decoded = decoded[valid]
+    columns[LINE_COLUMN] = pa.array(decoded, pa.int64())
+    rows = pa.table([columns[f.name] for f in _ROWS_SCHEMA], schema=_ROWS_SCHEMA)
+    if len(decoded) == count:
+        return FastBlock(rows, np.zeros(0, np.int64), [], count)
+    fallback = np.ones(count, bool)
+    fallback[decoded] = False
+    fallback_indices = np.flatnonzero(fallback)
+    lines = [block[starts[i] : ends[i]] for i in fallback_indices.tolist()]
+    return FastBlock(rows, fallback_indices, lines, count)
 
-    def __init__(self) -> None:
-        # One DuckDB thread: a block's payloads are one Arrow batch, which DuckDB does not split.
-        self._duckdb = duckdb.connect(config={"threads": 1})
-        self._read_options = pj.ReadOptions(use_threads=False, block_size=1 << 20)  # blocks are parsed in parallel
-        self._parse_options = pj.ParseOptions(explicit_schema=ENVELOPE, unexpected_field_behavior="error")
 
-    def close(self) -> None:
-        """Release the DuckDB connection."""
-        self._duckdb.close()
-
-    def parse(self, block: bytes) -> FastBlock:
-        """Parse a block of whole lines (the last may lack its newline)."""
-        starts, ends = split_lines(block)
-        n = len(starts)
-        fallback = np.zeros(n, bool)
-        if n == 0:
-            return FastBlock(_empty_rows(), np.flatnonzero(fallback), starts, ends)
-        data = np.frombuffer(block, np.uint8)
-        # Lines including their newline: the offsets of a binary array.
-        offsets = np.append(starts, len(block)).astype(np.int32)
-        lines = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+def _decode(block: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[list, np.ndarray]:
+    """The events msgspec decodes, and the index of the line of each; all lines at once when it can."""
+    if _one_object_per_line(block, starts, ends) and _valid_utf8(block):
         try:
-            lines.cast(pa.string())  # the precise path rejects invalid UTF-8: leave those lines to it
-        except pa.ArrowInvalid:
-            return FastBlock(_empty_rows(), np.arange(n), starts, ends)
-        key = _occurrences(block.find, PAYLOAD_KEY.encode(), starts, ends)
-        value_start = key + len(PAYLOAD_KEY)
-        value_end = _occurrences(block.rfind, PUBLIC_KEY.encode(), starts, ends)
-        fallback |= (key < 0) | (value_end <= value_start)
-        fallback |= pc.match_substring_regex(lines, _RISKY_ESCAPES).to_numpy(zero_copy_only=False)
-
-        candidates = np.flatnonzero(~fallback)
-        envelope, refused = self._read_envelopes(data, candidates, offsets, value_start, value_end)
-        fallback[refused] = True
-        candidates = candidates[~np.isin(candidates, refused)]  # the envelope table holds the lines Arrow read
-        if len(candidates) == 0:
-            return FastBlock(_empty_rows(), np.flatnonzero(fallback), starts, ends)
-
-        ok = pc.and_kleene(pc.equal(envelope["payload"], 0), pc.greater(pc.binary_length(envelope["id"]), 0))
-        ok = pc.and_kleene(ok, pc.greater(pc.binary_length(envelope["type"]), 0))
-        try:
-            created = envelope["created_at"].cast(_TIMESTAMP)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            created = None  # some timestamp Arrow cannot read: the precise path knows more formats
-        payloads = self._checked_payloads(
-            _gather(data, value_start[candidates], value_end[candidates] - value_start[candidates])
-        )
-        ok = pc.and_kleene(ok, payloads["ok"].combine_chunks())
-        ok = ok.fill_null(False).to_numpy(zero_copy_only=False)
-        if created is None:
-            ok[:] = False
-        fallback[candidates[~ok]] = True
-        if not ok.any():
-            return FastBlock(_empty_rows(), np.flatnonzero(fallback), starts, ends)
-        mask = pa.array(ok)
-        columns = {
-            name: envelope[name].combine_chunks().filter(mask) for name in ("id", "type", "actor", "repo", "org")
-        }
-        columns["payload"] = payloads["payload"].combine_chunks().cast(pa.string()).filter(mask)
-        columns["public"] = envelope["public"].combine_chunks().filter(mask)
-        columns["created_at"] = created.combine_chunks().filter(mask)
-        columns[LINE_COLUMN] = pa.array(candidates[ok])
-        rows = pa.table([columns[f.name].cast(f.type) for f in _ROWS_SCHEMA], schema=_ROWS_SCHEMA)
-        return FastBlock(rows, np.flatnonzero(fallback), starts, ends)
-
-    def _checked_payloads(self, payloads: pa.Table) -> pa.Table:
-        """The payload texts (column ``p``) as the column keeps them (``payload``), and whether each is ``ok``.
-
-        A text is ok when it is valid JSON that DuckDB re-serializes to itself (compact, no
-        escape orjson would write otherwise, no trailing comma: then it is exactly what
-        orjson writes too) and has no number whose format could differ.
-        """
-        self._duckdb.register("payloads", payloads)
-        try:
-            return self._duckdb.execute(
-                "SELECT CASE WHEN p = 'null' THEN NULL ELSE p END AS payload,"
-                " coalesce(TRY(json(p))::VARCHAR = p AND NOT regexp_matches(p, ?), false) AS ok FROM payloads",
-                [_UNSURE_NUMBERS],
-            ).to_arrow_table()
-        finally:
-            self._duckdb.unregister("payloads")
-
-    def _read_envelopes(
-        self,
-        data: np.ndarray,
-        lines: np.ndarray,
-        offsets: np.ndarray,
-        value_start: np.ndarray,
-        value_end: np.ndarray,
-    ) -> tuple[pa.Table, np.ndarray]:
-        """Arrow's strict reading of these lines with ``0`` for the payload; the lines it refused."""
-        if len(lines) == 0:
-            return ENVELOPE.empty_table(), lines
-        # Each line as three pieces: up to the payload value, a "0", from the value's end on.
-        piece_start = np.empty(3 * len(lines), np.int64)
-        piece_size = np.empty(3 * len(lines), np.int64)
-        piece_start[0::3], piece_size[0::3] = offsets[lines], value_start[lines] - offsets[lines]
-        piece_start[1::3], piece_size[1::3] = -1, 1  # -1: the "0" below
-        piece_start[2::3], piece_size[2::3] = value_end[lines], offsets[lines + 1] - value_end[lines]
-        text = _byte_ranges(data, piece_start, piece_size, filler=b"0").cast(pa.binary()).buffers()[2]
-        line_size = piece_size.reshape(-1, 3).sum(axis=1)
-        line_offset = np.concatenate([[0], np.cumsum(line_size)])
-        return self._read_bisecting(text, line_offset, lines)
-
-    def _read_bisecting(
-        self, text: pa.Buffer, line_offset: np.ndarray, lines: np.ndarray
-    ) -> tuple[pa.Table, np.ndarray]:
-        try:
-            table = pj.read_json(
-                pa.BufferReader(text.slice(int(line_offset[0]), int(line_offset[-1] - line_offset[0]))),
-                read_options=self._read_options,
-                parse_options=self._parse_options,
-            )
-            if table.num_rows == len(lines):
-                return table, lines[:0]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            events = _DECODER.decode_lines(block)
+            if len(events) == len(starts):  # no line holds two values (see _one_object_per_line)
+                return events, np.arange(len(starts))
+        except _DECODE_ERRORS:
             pass
-        if len(lines) <= SMALLEST_BISECT:
-            return ENVELOPE.empty_table(), lines
-        half = len(lines) // 2
-        first, refused_first = self._read_bisecting(text, line_offset[: half + 1], lines[:half])
-        second, refused_second = self._read_bisecting(text, line_offset[half:], lines[half:])
-        return pa.concat_tables([first, second]), np.concatenate([refused_first, refused_second])
+    events, decoded = [], []
+    decode = _DECODER.decode
+    for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        line = block[start:end]
+        try:
+            line.decode()  # msgspec does not check the UTF-8 of the text it skips
+            events.append(decode(line))
+        except _DECODE_ERRORS:
+            continue
+        decoded.append(i)
+    return events, np.array(decoded, np.int64)
 
 
-_ROWS_SCHEMA = pa.schema([*(f for f in GITHUB_EVENTS if f.name != UNIT_COLUMN), pa.field(LINE_COLUMN, pa.int64())])
+def _one_object_per_line(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether every line starts with ``{`` and ends with ``}``.
+
+    ``decode_lines`` reads any whitespace-separated JSON values, blank lines skipped. When
+    every line looks like this, no value spans lines (a JSON string cannot hold a newline,
+    and no value goes on after a ``}`` with a ``{``), so each line holds at least one value,
+    and exactly one when there are as many values as lines.
+    """
+    data = np.frombuffer(block, np.uint8)
+    if not len(starts) or (starts == ends).any():
+        return False
+    return bool((data[starts] == _OPEN).all() and (data[ends - 1] == _CLOSE).all())
+
+
+def _valid_utf8(block: bytes) -> bool:
+    """Whether a block is valid UTF-8 (msgspec does not check the text it skips), checked by Arrow without a copy."""
+    whole = pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.py_buffer(np.array([0, len(block)], np.int32)), pa.py_buffer(block)]
+    )
+    try:
+        whole.validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def _columns(events: list) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The columns of decoded events, and which events the fast path vouches for."""
+    valid = np.ones(len(events), bool)
+    if not events:
+        return {f.name: pa.array([], f.type) for f in _ROWS_SCHEMA if f.name != LINE_COLUMN}, valid
+    ids, types, created_at, actors, repos, orgs, payloads, publics = zip(*map(astuple, events), strict=True)
+    columns: dict[str, pa.Array] = {}
+    for name, values in (("id", ids), ("type", types)):
+        columns[name] = pa.array(values, pa.large_string())
+        if "" in values:
+            valid &= pc.greater(pc.binary_length(columns[name]), 0).to_numpy(zero_copy_only=False)
+    for name, values in (("actor", actors), ("repo", repos), ("org", orgs)):
+        columns[name], fits = _struct_column(values, _NESTED_STRUCTS[name], _NESTED[name])
+        valid &= fits
+    payload, absent = _payload_texts(payloads)
+    valid &= canonical(payload)
+    if absent is not None:
+        payload = pc.if_else(absent, pa.scalar(None, pa.large_string()), payload)
+    columns["payload"] = payload
+    columns["public"] = pa.array(publics, pa.bool_())
+    created = pa.array(created_at, pa.string())
+    valid &= pc.match_substring_regex(created, _CREATED_AT).to_numpy(zero_copy_only=False)
+    try:
+        columns["created_at"] = created.cast(_TIMESTAMP)
+    except pa.ArrowInvalid:  # a day that does not exist, or another format: each on its own
+        timestamps = [_timestamp(value) for value in created]
+        valid &= np.array([value is not None for value in timestamps], bool)
+        columns["created_at"] = pa.array(timestamps, _TIMESTAMP)
+    return columns, valid
+
+
+def _timestamp(value: pa.Scalar) -> pa.Scalar | None:
+    """Arrow's strict reading of one timestamp string (``strptime`` would roll 30 February over), or None."""
+    try:
+        return value.cast(_TIMESTAMP)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _struct_column(
+    values: list, struct: type[msgspec.Struct], arrow_type: pa.StructType
+) -> tuple[pa.Array, np.ndarray]:
+    """An Arrow struct column of decoded structs (or None), and which values fit it (integers beyond 64 bits do not)."""
+    fits = np.ones(len(values), bool)
+    mask = None
+    if None in values:
+        nulls = [value is None for value in values]
+        mask = pa.array(nulls)
+        empty = struct()
+        values = [empty if is_null else value for value, is_null in zip(values, nulls, strict=True)]
+    children = []
+    for field in arrow_type:
+        items = list(map(attrgetter(field.name), values))
+        try:
+            children.append(pa.array(items, field.type))
+        except OverflowError:  # an integer beyond 64 bits: the precise path rejects it
+            out_of_range = [isinstance(v, int) and not -(2**63) <= v < 2**63 for v in items]
+            fits &= ~np.array(out_of_range, bool)
+            kept = [None if bad else v for v, bad in zip(items, out_of_range, strict=True)]
+            children.append(pa.array(kept, field.type))
+    return pa.StructArray.from_arrays(children, fields=list(arrow_type), mask=mask), fits
+
+
+def _payload_texts(raws: tuple[msgspec.Raw, ...]) -> tuple[pa.Array, pa.Array | None]:
+    """The payloads' source texts as one string array (one copy, no object per payload), and which are ``null``."""
+    sizes = np.fromiter(map(len, raws), np.int64, len(raws))
+    offsets = np.zeros(len(raws) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    data = b"".join(raws)
+    # Valid UTF-8: each text is a JSON value of a line whose UTF-8 was checked.
+    texts = pa.Array.from_buffers(pa.large_string(), len(raws), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    absent = pc.equal(texts, "null") if (sizes == 4).any() else None
+    return texts, absent
+
+
+_ROWS_SCHEMA = pa.schema(
+    [
+        *(f.with_type(_large_strings(f.type)) for f in GITHUB_EVENTS if f.name != UNIT_COLUMN),
+        pa.field(LINE_COLUMN, pa.int64()),
+    ]
+)
 
 
 def _empty_rows() -> pa.Table:
     return _ROWS_SCHEMA.empty_table()
-
-
-def _occurrences(
-    find: Callable[[bytes, int, int], int], needle: bytes, starts: np.ndarray, ends: np.ndarray
-) -> np.ndarray:
-    """Offset in the block of the first (``bytes.find``) or last (``bytes.rfind``) ``needle`` of each line, or -1."""
-    # A plain loop over the lines: bytes.find/rfind are fast searches, several times faster
-    # than Arrow's find_substring kernel, and Arrow has no reverse search.
-    return np.fromiter(
-        (find(needle, s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)), np.int64, len(starts)
-    )
-
-
-def _byte_ranges(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, filler: bytes = b"") -> pa.Array:
-    """The byte ranges ``data[start:start+size]`` as a binary-view array over ``data`` (no copy).
-
-    A range with start -1 is ``filler`` (at most 12 bytes, stored in the view itself). Written
-    by hand because Arrow has no kernel that takes byte ranges of a buffer; its list-view
-    flattening does the same job several times slower. The views follow Arrow's layout:
-    length, then either the value inline (up to 12 bytes) or a 4-byte prefix, buffer 0 and offset.
-    """
-    n = len(starts)
-    views = np.zeros((n, 4), np.int32)
-    views[:, 0] = sizes
-    views[:, 3] = np.maximum(starts, 0)
-    raw = views.view(np.uint8)
-    first = data[np.minimum(np.maximum(starts, 0)[:, None] + np.arange(12), len(data) - 1)]
-    first[np.arange(12) >= sizes[:, None]] = 0
-    if filler:
-        first[starts < 0] = np.frombuffer(filler.ljust(12, b"\0"), np.uint8)
-    raw[:, 4:8] = first[:, :4]
-    inline = sizes <= 12
-    raw[inline, 4:16] = first[inline]
-    return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data)])
-
-
-def _gather(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> pa.Table:
-    """The byte ranges as a one-column table of strings (``p``) for DuckDB."""
-    return pa.table({"p": _byte_ranges(data, starts, sizes).cast(pa.string())})

@@ -1,20 +1,19 @@
 """One GH Archive hour file → rows of ``raw.github_events``: the fast path, then the precise path.
 
-Each block of lines goes through :class:`~ingestion.sources.gharchive_fast.FastParser`;
+Each block of lines goes through :func:`~ingestion.sources.gharchive_fast.parse_block`;
 the lines it leaves (malformed, unexpected shapes, new top-level fields, values it cannot
 vouch for) go through :class:`~ingestion.sources.gharchive_events.EventBatchBuilder`,
 which rejects with reasons and exact line numbers as before. Then both sets of rows, in
 line order, lose the events already seen (the first occurrence of an id is kept) and those
 the repository filter drops.
 
-Blocks are parsed by a small pool of threads (the parsing runs in Arrow, DuckDB and numpy,
-which release the GIL), and finished in order by the caller, so two cores work at once
-while memory stays bounded by the few blocks in flight.
+Blocks are parsed by a small pool of threads and finished in order by the caller, so that
+what runs without the GIL (inflating, Arrow's checks, writing Parquet) overlaps with the
+decoding, while memory stays bounded by the few blocks in flight.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +25,7 @@ import pyarrow.compute as pc
 
 from ingestion.schemas import UNIT_COLUMN
 from ingestion.sources.gharchive_events import EventBatchBuilder, RepoFilter, UnitCounts
-from ingestion.sources.gharchive_fast import LINE_COLUMN, FastParser
+from ingestion.sources.gharchive_fast import LINE_COLUMN, parse_block
 
 
 @dataclass
@@ -38,22 +37,11 @@ class ParsedBlock:
 
 
 class BlockParsers:
-    """A pool of threads parsing blocks, each thread with its own :class:`FastParser`."""
+    """A pool of threads parsing blocks."""
 
     def __init__(self, threads: int = 2, ahead: int = 2) -> None:
         self.ahead = ahead
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gharchive-parse")
-        self._local = threading.local()
-        self._parsers: list[FastParser] = []
-        self._lock = threading.Lock()
-
-    def _parser(self) -> FastParser:
-        parser = getattr(self._local, "parser", None)
-        if parser is None:
-            parser = self._local.parser = FastParser()
-            with self._lock:
-                self._parsers.append(parser)
-        return parser
 
     def parse_unit(self, unit: str, blocks: Iterable[bytes]) -> Iterator[ParsedBlock]:
         """The parsed blocks of one unit, in order; at most ``ahead`` blocks are parsed ahead of the caller."""
@@ -75,28 +63,26 @@ class BlockParsers:
                     future.exception()  # wait: the block's memory is freed before the caller goes on
 
     def _parse(self, unit: str, block: bytes, first_number: int) -> ParsedBlock:
-        parsed = self._parser().parse(block)
-        counts = UnitCounts(lines=len(parsed.starts))
+        parsed = parse_block(block)
+        counts = UnitCounts(lines=parsed.line_count)
         rows = parsed.rows
-        rows = rows.append_column(UNIT_COLUMN, pa.array(np.full(rows.num_rows, unit, object), pa.string()))
+        rows = rows.append_column(UNIT_COLUMN, pa.repeat(pa.scalar(unit, pa.large_string()), rows.num_rows))
         if len(parsed.fallback):
             # Repeated ids and the repository filter are left to HourFinisher, which sees all rows in order.
             builder = EventBatchBuilder(unit, counts, None)
-            for i in parsed.fallback.tolist():
-                builder.add_lines([block[parsed.starts[i] : parsed.ends[i]]], first_number + i)
+            for i, line in zip(parsed.fallback.tolist(), parsed.fallback_lines, strict=True):
+                builder.add_lines([line], first_number + i)
             batch = builder.build(row_by_row=True)  # few lines: each checked on its own
-            counts.lines = len(parsed.starts)
+            counts.lines = parsed.line_count
             line_index = pa.array(np.asarray(builder.built_numbers, np.int64) - first_number, pa.int64())
             precise = pa.Table.from_batches([batch]).append_column(LINE_COLUMN, line_index)
-            rows = pa.concat_tables([rows, precise], promote_options="default")
+            rows = pa.concat_tables([rows, precise], promote_options="permissive")  # string and large_string
             rows = rows.take(pc.sort_indices(rows[LINE_COLUMN]))
         return ParsedBlock(rows, counts)
 
     def close(self) -> None:
-        """Stop the threads and release the parsers."""
+        """Stop the threads."""
         self._pool.shutdown(wait=True)
-        for parser in self._parsers:
-            parser.close()
 
 
 class HourFinisher:

@@ -16,9 +16,9 @@ import random
 import pyarrow as pa
 import pytest
 
-from ingestion.sources.gharchive import decompressed_blocks
+from ingestion.sources.gharchive import CorruptUnit, decompressed_blocks
 from ingestion.sources.gharchive_events import EventBatchBuilder, RepoFilter, UnitCounts
-from ingestion.sources.gharchive_fast import LINE_COLUMN, FastParser
+from ingestion.sources.gharchive_fast import LINE_COLUMN, parse_block
 from ingestion.sources.gharchive_unit import BlockParsers, HourFinisher, ParsedBlock
 from tests.conftest import shared_file
 from tests.ingestion.conftest import event
@@ -28,7 +28,7 @@ def _compact(record: object) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
-def _awkward_lines(count: int, seed: int = 7) -> list[str]:
+def _awkward_lines(count: int, seed: int = 7) -> list[bytes]:
     """Clean GH Archive lines with, now and then, each kind of line the fast path must leave alone."""
     rnd = random.Random(seed)
     at = "2024-03-01T10:00:00Z"
@@ -65,11 +65,39 @@ def _awkward_lines(count: int, seed: int = 7) -> list[str]:
         lambda i: _compact(event(str(i), at)).replace('"started"}', '"started","n":nan}'),
         lambda i: _compact(event(str(i), at)).replace('"public":true', '"public":true,'),
         lambda i: _compact(event(str(i), at, payload=[1, "2", None, {"d": {"d": {}}}])),
+        lambda i: _compact(event(str(i), at)).replace('"started"}', '"started","a":1,"a":2}'),  # repeated key
+        lambda i: _compact(event(str(i), at, payload={"n": 0})).replace(":0}", ":-0}"),
+        lambda i: _compact(event(str(i), at, payload={"n": 123456789012345678, "m": -7})),
+        lambda i: _compact(event(str(i), at, payload={"n": 1234567890123456789})),
+        lambda i: _compact(event(str(i), at)).replace('"started"', '"st\\u00e9rted"'),  # orjson writes é
+        lambda i: _compact(event(str(i), at)).replace('"started"', '"st\\u001barted"'),  # as orjson writes it
+        lambda i: _compact(event(str(i), at)).replace('"started"', '"st\\u001Barted"'),
+        lambda i: _compact(event(str(i), at)).replace('"started"', '"st\\/arted"'),
+        lambda i: _compact(event(str(i), at)).replace('"login":"mona"', '"login":"\\udc00x"'),  # lone surrogate
+        lambda i: _compact(event(str(i), at)).replace('"started"', '"\\ud83d\\ude00"'),  # orjson writes the emoji
+        lambda i: _compact(event(str(i), at, payload={"s": "\u2028\x7f"})),
+        lambda i: _compact(event(str(i), at, actor={"id": 2**63, "login": "x"})),
+        lambda i: _compact(event(str(i), at, actor={"id": 2**64 + 1, "login": "x"})),
+        lambda i: _compact(event(str(i), at)) + _compact(event(f"{i}b", at)),  # two objects on one line
+        lambda i: _compact(event(str(i), at)).replace(',"type"', '\n,"type"'),  # one object on two lines
+        lambda i: _compact(event(str(i), at)).replace('"type":', '"type":"A","type":'),  # repeated top-level key
+        lambda i: _compact(event(str(i), at)).replace('"login":', '"login":"a","login":'),
+        lambda i: _compact(event(str(i), "2024-02-30T10:00:00Z")),  # no such day
+        lambda i: _compact(event(str(i), "2024-03-01T10:00:00.5Z")),
+        lambda i: " " + _compact(event(str(i), at)),
+        lambda i: "\ufeff" + _compact(event(str(i), at)),  # byte order mark
+        lambda i: (
+            _compact(event(str(i), at, actor={"id": 1, "login": "x", "extra": "XX"}))
+            .encode()
+            .replace(b"XX", b"\xff\xfe")
+        ),  # invalid UTF-8 in a value the fast path skips
+        lambda i: _compact(event(str(i), at)).encode().replace(b"started", b"st\xe9rted"),  # invalid UTF-8, payload
     ]
     lines = []
     for i in range(count):
         kind = rnd.randrange(3 * len(kinds))
-        lines.append(kinds[kind](i) if kind < len(kinds) else _compact(event(str(i), at, payload={"n": i})))
+        line = kinds[kind](i) if kind < len(kinds) else _compact(event(str(i), at, payload={"n": i}))
+        lines.append(line if isinstance(line, bytes) else line.encode())
     return lines
 
 
@@ -117,7 +145,7 @@ def _same(text: bytes, block_bytes: int, repo_filter: RepoFilter | None = None) 
 
 @pytest.mark.parametrize("block_bytes", [1 << 20, 4096, 700])
 def test_fast_path_equals_precise_path_on_awkward_lines(block_bytes: int) -> None:
-    text = ("\n".join(_awkward_lines(1500)) + "\n").encode()
+    text = b"\n".join(_awkward_lines(3000)) + b"\n"
     _same(text, block_bytes)
 
 
@@ -132,19 +160,42 @@ def test_fast_path_equals_precise_path_with_a_repo_filter_and_no_final_newline()
 def test_real_sample_takes_the_fast_path_and_matches() -> None:
     text = gzip.decompress(shared_file("github-events-real-sample.jsonl.gz").read_bytes())
     _same(text, 1 << 20)
-    parser = FastParser()
-    try:
-        parsed = parser.parse(text)
-    finally:
-        parser.close()
-    assert parsed.rows.num_rows > 300  # most real events need no fallback
+    assert parse_block(text).rows.num_rows > 300  # most real events need no fallback
 
 
 def test_clean_lines_never_fall_back() -> None:
     lines = [_compact(event(str(i), "2024-03-01T10:00:00Z", payload={"n": i, "s": "a, b: c"})) for i in range(200)]
-    parser = FastParser()
-    try:
-        parsed = parser.parse(("\n".join(lines) + "\n").encode())
-    finally:
-        parser.close()
+    parsed = parse_block(("\n".join(lines) + "\n").encode())
     assert parsed.rows.num_rows == 200 and len(parsed.fallback) == 0
+
+
+def test_payload_keeps_its_source_text_when_canonical_on_both_paths() -> None:
+    at = "2024-03-01T10:00:00Z"
+    base = _compact(event("1", at))
+    lines = [
+        base.replace('"started"}', '"started","a":1,"a":2}'),  # repeated key: kept as the source has it
+        base.replace('"id":"1"', '"id":"2"').replace('{"action":"started"}', '{ "action" : "st\\u00e9rted" }'),
+        base.replace('"id":"1"', '"id":"3"').replace('{"action":"started"}', '{"n":1.50,"m":-0}'),
+    ]
+    text = ("\n".join(lines) + "\n").encode()
+    for rows in (_precise(text, "u", None)[0], _fast(text, "u", None, 1 << 20)[0]):
+        payloads = {r["id"]: r["payload"] for r in rows}
+        assert payloads == {
+            "1": '{"action":"started","a":1,"a":2}',
+            "2": '{"action":"stérted"}',  # not canonical: re-serialized as orjson writes it
+            "3": '{"n":1.5,"m":0}',
+        }
+    assert parse_block(text).rows.column(LINE_COLUMN).to_pylist() == [0]  # only the canonical one on the fast path
+
+
+def test_blocks_of_a_multi_member_file_and_errors_of_a_damaged_one() -> None:
+    members = gzip.compress(b'{"a":1}\n{"a":2}\n') + gzip.compress(b'{"a":3}\n{"a":4}')
+    blocks = list(decompressed_blocks(io.BytesIO(members), "u", 10))
+    assert b"".join(blocks) == b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}'
+    assert all(block.endswith(b"\n") for block in blocks[:-1])
+    whole = gzip.compress(b'{"a":1}\n' * 50_000)
+    with pytest.raises(CorruptUnit, match="truncated"):
+        list(decompressed_blocks(io.BytesIO(whole[: len(whole) // 2]), "u"))
+    damaged = whole[:-8] + bytes(8)  # the CRC and size of the trailer
+    with pytest.raises(CorruptUnit, match="corrupt"):
+        list(decompressed_blocks(io.BytesIO(damaged), "u"))
