@@ -34,9 +34,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-import sqlglot
 from sqlglot import exp
+from sqlmesh.core.dialect import parse_one  # sqlglot with SQLMesh's macros (metrics may call them)
 
 from sqlmesh_project.metric_definitions import MetricDefinition
 
@@ -75,6 +76,8 @@ PERIODS = (
     Period("yearly", "year", "INTERVAL 1 YEAR", "@daily"),
     Period("over_all_time", None, None, "@daily"),
 )
+# Plain values, as SQLMesh serializes what a Python model's function reads (by repr).
+PERIOD_UNITS = {p.name: p.unit for p in PERIODS if not p.over_all_time}
 TIMESERIES_PERIODS = tuple(p for p in PERIODS if not p.over_all_time)
 DAILY = PERIODS[0]
 LONGER_PERIODS = PERIODS[1:-1]
@@ -208,12 +211,20 @@ def _relation_ctes(entity: str, period: Period, relations: set[str]) -> list[tup
     if "first_contributions" in relations:
         # A developer's first contribution to a project is the earliest over its artifacts,
         # so the minimum is taken over all history before the period filter.
+        # Only developers with a first contribution to some artifact in the window can have
+        # their first to the entity there: the others are left out before the aggregation.
         join, entity_id = entity_join("f")
+        candidates = (
+            ""
+            if period.over_all_time
+            else f" AND f.from_artifact_id IN (SELECT from_artifact_id FROM {FIRST_CONTRIBUTIONS} "
+            f"WHERE {_window(period, 'first_day')})"
+        )
         ctes.append(
             (
                 "entity_first_contributions",
                 f"SELECT {entity_id} AS entity_id, f.from_artifact_id AS developer_id, MIN(f.first_day) AS first_day "
-                f"FROM {FIRST_CONTRIBUTIONS} AS f{join} WHERE NOT f.from_is_bot GROUP BY 1, 2",
+                f"FROM {FIRST_CONTRIBUTIONS} AS f{join} WHERE NOT f.from_is_bot{candidates} GROUP BY 1, 2",
             )
         )
         sample = _sample_date(period, "c.first_day")
@@ -230,7 +241,7 @@ def _relation_ctes(entity: str, period: Period, relations: set[str]) -> list[tup
 
 def referenced_relations(sql: str) -> set[str]:
     """Which of the factory's relations a metric query reads."""
-    query = sqlglot.parse_one(sql, read="duckdb")
+    query = parse_one(sql, dialect="duckdb")
     own = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     tables = {table.name for table in query.find_all(exp.Table) if not table.db}
     return (tables - own) & set(RELATIONS)
@@ -238,7 +249,7 @@ def referenced_relations(sql: str) -> set[str]:
 
 def _metric_ctes(metric: MetricDefinition) -> list[tuple[str, str]]:
     """A metric's own CTEs, renamed ``<metric>__<cte>``, then its query as :func:`metric_cte`."""
-    query = sqlglot.parse_one(metric.sql, read="duckdb")
+    query = parse_one(metric.sql, dialect="duckdb")
     with_ = query.args.get("with_")
     inner = list(with_.expressions) if with_ else []
     query.set("with_", None)
@@ -298,11 +309,39 @@ def period_blueprints(metrics: list[MetricDefinition], periods: Iterable[Period]
 
 
 def timeseries_union_query(entity: str) -> str:
-    """An entity's timeseries models (daily … yearly) in the mart's columns."""
+    """An entity's timeseries rows (daily … yearly) whose periods end in the interval, in the mart's columns."""
     return "\nUNION ALL\n".join(
-        f"SELECT metric_id, {entity}_id, sample_date, amount, unit FROM {timeseries_model(entity, p.name)}"
+        f"SELECT metric_id, {entity}_id, sample_date, amount, unit, period_end FROM {timeseries_model(entity, p.name)} "
+        f"WHERE period_end BETWEEN @start_date AND @end_date"
         for p in TIMESERIES_PERIODS
     )
+
+
+def period_start(unit: str | None, day: date) -> date:
+    """The first day of the period holding ``day``, for a ``DATE_TRUNC`` unit (weeks start on Monday).
+
+    ``unit`` is a :class:`Period`'s, None for daily periods.
+    """
+    if unit is None:
+        return day
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if unit == "year":
+        return day.replace(month=1, day=1)
+    raise ValueError(f"unknown period unit {unit!r}")
+
+
+def period_ends_within(unit: str | None, start: date, end: date) -> bool:
+    """Whether a period of this unit ends on a day from ``start`` to ``end``: whether its model has rows to write.
+
+    The Python twin of :func:`_window`: the last period end up to ``end`` is the day before
+    the period holding ``end + 1 day`` starts.
+    """
+    return period_start(unit, end + timedelta(days=1)) - timedelta(days=1) >= start
 
 
 def metrics_v0_query(metrics: list[MetricDefinition]) -> str:

@@ -4,18 +4,8 @@ description: Median hours from opening an issue or pull request to the first com
 unit: hours
 aggregation_function: MEDIAN
 */
--- An exact median from window functions, so DuckDB, Spark and Trino agree (Trino has only approx_percentile).
-WITH ranked AS (
-  SELECT
-    entity_id,
-    sample_date,
-    hours,
-    ROW_NUMBER() OVER (PARTITION BY entity_id, sample_date ORDER BY hours) AS position,
-    COUNT(*) OVER (PARTITION BY entity_id, sample_date) AS deltas
-  FROM time_deltas
-  WHERE delta_type = 'FIRST_RESPONSE'
-)
-SELECT entity_id, sample_date, AVG(hours) AS amount
-FROM ranked
-WHERE position IN (FLOOR((deltas + 1) / 2.0), CEIL((deltas + 1) / 2.0))
+-- Exact on every engine (see macros/exact_median.py), so DuckDB, Spark and Trino agree.
+SELECT entity_id, sample_date, @exact_median(hours) AS amount
+FROM time_deltas
+WHERE delta_type = 'FIRST_RESPONSE'
 GROUP BY entity_id, sample_date

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from sqlglot import exp
 
+from sqlmesh_project.macros.exact_median import exact_median
 from sqlmesh_project.metric_definitions import MetricDefinitionError, load_metric, load_metrics
 from sqlmesh_project.metrics_factory import (
     ENTITIES,
+    PERIOD_UNITS,
     PERIODS,
     TIMESERIES_PERIODS,
     key_metrics_model,
@@ -19,6 +24,8 @@ from sqlmesh_project.metrics_factory import (
     metric_query,
     metrics_v0_query,
     period_blueprints,
+    period_ends_within,
+    period_start,
     timeseries_model,
 )
 
@@ -136,11 +143,39 @@ def test_period_windows_cover_whole_periods_only() -> None:
     assert "int_artifacts_by_project" in monthly
 
 
+@pytest.mark.parametrize(
+    ("period", "start", "end", "ends"),
+    [
+        ("daily", "2025-09-03", "2025-09-03", True),
+        ("weekly", "2025-09-01", "2025-09-06", False),  # Monday to Saturday
+        ("weekly", "2025-09-07", "2025-09-07", True),  # a Sunday ends the week
+        ("monthly", "2025-09-01", "2025-09-29", False),
+        ("monthly", "2025-09-30", "2025-09-30", True),
+        ("monthly", "2025-08-15", "2025-09-02", True),  # August ends inside
+        ("quarterly", "2025-09-30", "2025-09-30", True),
+        ("quarterly", "2025-10-31", "2025-10-31", False),
+        ("yearly", "2025-12-30", "2025-12-30", False),
+        ("yearly", "2025-12-31", "2025-12-31", True),
+    ],
+)
+def test_a_period_model_has_rows_only_when_a_period_ends(period: str, start: str, end: str, ends: bool) -> None:
+    assert period_ends_within(PERIOD_UNITS[period], date.fromisoformat(start), date.fromisoformat(end)) is ends
+
+
+def test_period_starts_agree_with_duckdb_date_trunc() -> None:
+    con = duckdb.connect()
+    for period in TIMESERIES_PERIODS[1:]:
+        for day in (date(2025, 1, 1) + timedelta(days=n) for n in range(0, 800, 3)):
+            truncated = con.execute(f"SELECT CAST(DATE_TRUNC('{period.unit}', DATE '{day}') AS DATE)").fetchone()[0]
+            assert period_start(period.unit, day) == truncated, (period.name, day)
+
+
 def test_each_branch_of_a_period_model_carries_its_metric_id_and_unit() -> None:
     metrics = load_metrics()
     daily = next(p for p in TIMESERIES_PERIODS if p.name == "daily")
     query = period_blueprints(metrics, [daily])[0]["query"]  # artifact, daily
     query = query.replace("@start_date", "DATE '2025-09-01'").replace("@end_date", "DATE '2025-09-01'")
+    query = query.replace("@exact_median(", "MEDIAN(")  # the macro's DuckDB form (tested below)
     con = duckdb.connect()
     con.execute("CREATE SCHEMA intermediate")
     con.execute(
@@ -164,3 +199,20 @@ def test_each_branch_of_a_period_model_carries_its_metric_id_and_unit() -> None:
     assert by_id[metric_id("GITHUB_stars_daily")][3:5] == (1.0, "stars")
     assert by_id[metric_id("GITHUB_time_to_merge_daily")][3:5] == (2.0, "hours")
     assert len(by_id) == len(rows), "one row per metric for one artifact and day"
+
+
+@pytest.mark.parametrize("values", [[5.0], [4.0, 1.0], [3.0, 9.0, 1.0], [2.0, 8.0, 4.0, 100.0]])
+def test_exact_median_is_exact_in_duckdb_and_in_trinos_array_form(values: list[float]) -> None:
+    from sqlmesh.core import constants
+    from sqlmesh.core.macros import MacroEvaluator
+
+    expected = statistics.median(values)
+    rows = ", ".join(f"({v})" for v in values)
+    for dialect in ("duckdb", "trino"):
+        evaluator = MacroEvaluator(dialect="duckdb")
+        evaluator.locals[constants.SQLMESH_VARS] = {"engine_dialect": dialect}
+        median = exact_median(evaluator, exp.column("x")).sql("duckdb")
+        if dialect == "trino":  # the same array functions exist in DuckDB, so Trino's form runs here too
+            assert "ARRAY_SORT(ARRAY_AGG(X))[" in median.upper().replace(" ", "")
+        got = duckdb.connect().execute(f"SELECT {median} FROM (VALUES {rows}) AS t(x)").fetchone()[0]
+        assert got == expected, (dialect, median)

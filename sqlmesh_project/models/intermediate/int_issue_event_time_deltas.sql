@@ -5,6 +5,16 @@ MODEL (
     lookback 1
   ),
   grain (delta_type, to_artifact_id, thread_number),
+  -- declared: the query reads this model's own table (see earlier_responses)
+  columns (
+    time TIMESTAMPTZ,
+    delta_type TEXT,
+    to_artifact_id TEXT,
+    from_artifact_id TEXT,
+    thread_number BIGINT,
+    thread_created_at TIMESTAMPTZ,
+    hours DOUBLE
+  ),
   description 'Issue and pull request durations: first response by someone other than the author (FIRST_RESPONSE), opening to merge (TIME_TO_MERGE).',
   audits (
     not_null(columns := (time, delta_type, to_artifact_id, thread_number, hours)),
@@ -35,19 +45,16 @@ WITH threads AS (
     PARTITION BY repository_owner, repository_short_name, thread_number ORDER BY time, actor_login
   ) = 1
 ), earlier_responses AS (
-  -- Responses before this interval, to threads opened no earlier than the oldest one answered here.
-  SELECT DISTINCT repository_owner, repository_short_name, thread_number
-  FROM staging.stg_github__events
-  WHERE created_at < @start_dt
-    AND created_at >= (SELECT MIN(thread_created_at) FROM responses)
-    AND event_type IN ('IssueCommentEvent', 'PullRequestReviewCommentEvent')
-    AND actor_login <> COALESCE(thread_author_login, '')
+  -- Threads answered before this interval: their first responses are already in this
+  -- table (a self-reference: far smaller than every staged event before the interval).
+  SELECT DISTINCT to_artifact_id, thread_number
+  FROM intermediate.int_issue_event_time_deltas
+  WHERE delta_type = 'FIRST_RESPONSE' AND time < @start_dt
 ), first_responses AS (
   SELECT r.*
   FROM responses AS r
   LEFT JOIN earlier_responses AS e
-    ON e.repository_owner = r.repository_owner
-    AND e.repository_short_name = r.repository_short_name
+    ON e.to_artifact_id = @entity_id('GITHUB', r.repository_owner, r.repository_short_name)
     AND e.thread_number = r.thread_number
   WHERE e.thread_number IS NULL
 ), deltas AS (

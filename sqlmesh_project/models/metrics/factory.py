@@ -15,14 +15,17 @@ its columns and its inputs, so loading the project renders no query to infer the
 from __future__ import annotations
 
 import functools
+from datetime import date, datetime
 
 from sqlglot import exp
 from sqlmesh import model
-from sqlmesh.core.dialect import MacroVar
+from sqlmesh.core.dialect import MacroFunc, MacroVar
 from sqlmesh.core.macros import MacroEvaluator
 from sqlmesh.core.model.kind import ModelKindName
+from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import SQLMeshError
 
+from sqlmesh_project.macros.exact_median import exact_median
 from sqlmesh_project.metric_definitions import load_metrics
 from sqlmesh_project.metrics_factory import (
     DAILY,
@@ -30,10 +33,12 @@ from sqlmesh_project.metrics_factory import (
     LONGER_PERIODS,
     METRIC_INPUTS,
     OVER_ALL_TIME,
+    PERIOD_UNITS,
     TIMESERIES_PERIODS,
     key_metrics_model,
     metrics_v0_query,
     period_blueprints,
+    period_ends_within,
     period_query,
     timeseries_model,
     timeseries_union_query,
@@ -53,7 +58,7 @@ def _parsed(sql: str) -> exp.Expression:
 
 
 def _render(evaluator: MacroEvaluator) -> exp.Expression:
-    """The blueprint's query with SQLMesh's time macros (@start_date, @end_date) filled in.
+    """The blueprint's query with SQLMesh's macros (@start_date, @end_date, macro calls) filled in.
 
     The macros are replaced on a copy of the cached tree rather than with
     ``evaluator.transform``, which generates and re-parses the whole query: these queries
@@ -66,6 +71,12 @@ def _render(evaluator: MacroEvaluator) -> exp.Expression:
         if value is None:
             raise SQLMeshError(f"Macro variable '{variable.name}' is undefined.")
         variable.replace(exp.convert(value))
+    # Macro calls of metric files. A Python model carries only the macros it references by
+    # name (SQLMesh cannot see inside the generated query), so each is called directly.
+    for call in list(query.find_all(MacroFunc)):
+        if call.this.name.lower() != "exact_median":
+            raise SQLMeshError(f"Metric files may call @exact_median only, not @{call.this.name}.")
+        call.replace(exact_median(evaluator, *call.this.expressions))
     # SQL models get the gateway's default catalog on their table names; generated ones here.
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     for table in query.find_all(exp.Table):
@@ -75,8 +86,33 @@ def _render(evaluator: MacroEvaluator) -> exp.Expression:
 
 
 def timeseries_metrics(evaluator: MacroEvaluator) -> exp.Expression:
-    """Every metric of one entity for one period (daily … yearly)."""
+    """Every metric of one entity for one period (daily … yearly); no rows when no period ends in the interval.
+
+    On most days no week, month, quarter or year ends: the model then selects nothing
+    without reading anything, rather than running every metric over an empty window.
+    """
+    start, end = (_day(evaluator.locals.get(name)) for name in ("start_date", "end_date"))
+    unit = PERIOD_UNITS[evaluator.blueprint_var("period")]
+    if start is not None and end is not None and not period_ends_within(unit, start, end):
+        return _no_rows(evaluator.blueprint_var("entity"))
     return _render(evaluator)
+
+
+def _day(value: object) -> date | None:
+    """A macro's date value (SQLMesh passes dates, datetimes or ISO strings) as a date."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return to_datetime(value).date()
+
+
+def _no_rows(entity: str) -> exp.Expression:
+    """A query with the period models' columns and no rows."""
+    columns = {name.replace("@{entity}", entity): kind for name, kind in PERIOD_COLUMNS.items()}
+    return exp.select(*(exp.cast(exp.null(), kind).as_(name) for name, kind in columns.items())).where(exp.false())
 
 
 # Daily models re-read the previous day for late events; longer periods are written once
@@ -115,18 +151,22 @@ def _columns(*names: str) -> dict[str, list[exp.Column]]:
 for _entity in ENTITIES:
     _key = f"{_entity}_id"
     _mart_columns = {name.replace("@{entity}", _entity): kind for name, kind in MART_COLUMNS.items()}
+    # Incremental on period_end like the period models it gathers: a run copies the rows of
+    # the periods that ended in its interval, and a restatement of the periods flows here.
     model(
         f"marts.timeseries_metrics_by_{_entity}_v0",
         is_sql=True,
         optimize_query=False,  # generated fully qualified; optimizing 17 branches per render costs seconds
-        kind="FULL",
+        kind={"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": "period_end", "lookback": 1},
+        cron="@daily",
+        interval_unit="day",
         grain=["metric_id", _key, "sample_date"],
-        description=f"Every metric of each {_entity} for every daily … yearly period (OSO mart).",
+        description=f"Every metric of each {_entity} for every daily … yearly period (OSO mart, plus period_end).",
         audits=[
             ("unique_combination_of_columns", _columns("metric_id", _key, "sample_date")),
-            ("not_null", _columns("metric_id", _key, "sample_date", "amount")),
+            ("not_null", _columns("metric_id", _key, "sample_date", "amount", "period_end")),
         ],
-        columns=_mart_columns,
+        columns={**_mart_columns, "period_end": "DATE"},
         depends_on=[timeseries_model(_entity, p.name) for p in TIMESERIES_PERIODS],
         extract_dependencies_from_query=False,
         blueprints=[{"query": timeseries_union_query(_entity)}],
