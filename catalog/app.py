@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from catalog.auth import AccessMiddleware
 from catalog.body_limit import BodySizeLimitMiddleware
+from catalog.commit_table_path import CommitTableFastPath
 from catalog.context import CatalogContext
 from catalog.errors import install_error_handlers
 from catalog.idempotency import IdempotencyMiddleware
@@ -42,7 +43,9 @@ def create_app(settings: Settings) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    # Added innermost first: body limit -> raw-path routing -> access check -> idempotency -> loadTable -> routes.
+    # Added innermost first: body limit -> raw-path routing -> access check -> idempotency -> loadTable
+    # -> commitTable -> routes.
+    app.add_middleware(CommitTableFastPath, context=context)
     app.add_middleware(LoadTableFastPath, context=context)
     app.add_middleware(IdempotencyMiddleware, keys=context.idempotency)
     if context.authenticator is not None:

@@ -37,7 +37,7 @@ class CatalogContext:
     @classmethod
     def from_settings(cls, settings: Settings) -> CatalogContext:
         """Open the catalog database and describe the configured warehouses."""
-        store = CatalogStore.from_url(settings.catalog_database_url)
+        store = CatalogStore.from_url(settings.catalog_database_url, settings.catalog.database_synchronous_commit)
         fileio = settings.storage.fileio_properties()
         files = MetadataFiles(fileio, settings.catalog.metadata_cache_entries)
         locations = {settings.catalog.warehouse: settings.warehouse_location, **settings.catalog.extra_warehouses}

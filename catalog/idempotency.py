@@ -130,7 +130,7 @@ class IdempotencyMiddleware:
             await _send_json(send, 400, error_body(400, "BadRequestException", "Invalid Idempotency-Key header"))
             return
 
-        body = await _read_body(receive)
+        body = await read_body(receive)
         fingerprint = fingerprint_of(scope["method"], scope["path"], scope.get("query_string", b""), body)
         deadline = time.monotonic() + WAIT_FOR_PENDING_S
         while True:
@@ -185,7 +185,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, read from an ASGI ``receive``."""
     chunks = []
     while True:
         message = await receive()

@@ -5,9 +5,12 @@ location of its current metadata file. A commit is a compare-and-swap of that lo
 inside one database transaction, so concurrent writers never lose an update: the loser's
 UPDATE matches no row and it gets a :class:`~catalog.errors.CommitFailedError`.
 
-SQLite needs one adjustment: a deferred transaction that reads and then writes can fail
-with "database is locked" without waiting, so write transactions start with
-``BEGIN IMMEDIATE`` (the SQLAlchemy-documented recipe for pysqlite).
+Connections are in autocommit mode on both databases and write transactions are explicit
+(``BEGIN`` … ``COMMIT``), so a lookup is a single statement, one round trip, and so is the
+usual commit: its conditional UPDATE is a transaction of its own. SQLite needs one
+adjustment: a deferred transaction that reads and then writes can fail with "database is
+locked" without waiting, so its write transactions start with ``BEGIN IMMEDIATE`` (the
+SQLAlchemy-documented recipe for pysqlite).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 
 from catalog.errors import (
     AlreadyExistsError,
@@ -106,8 +109,20 @@ class LocationSwap:
     kind: ObjectKind = "table"
 
 
-def make_engine(url: str) -> Engine:
-    """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and manual transactions."""
+# A pooled connection idle for longer than this is checked with ``SELECT 1`` before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+# libpq's PQTRANS_INTRANS and PQTRANS_INERROR (psycopg2's and psycopg's transaction_status).
+_IN_TRANSACTION = (2, 3)
+
+
+def make_engine(url: str, synchronous_commit: bool = True) -> Engine:
+    """Create the SQLAlchemy engine: autocommit connections (transactions are explicit, see ``write``).
+
+    SQLite gets WAL and a busy timeout. PostgreSQL connections are pinged only after being
+    idle (see :func:`_ping_idle_connections`); ``synchronous_commit=False`` sets PostgreSQL's
+    ``synchronous_commit=off`` on them (the opt-in durability trade-off of the setting
+    ``catalog.database_synchronous_commit``).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -126,7 +141,58 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    # Autocommit at the driver: otherwise psycopg2 sends its own BEGIN before the first
+    # statement, and switching a pooled connection to autocommit for a read and back costs
+    # two more round trips (a loadTable was four statements; it is now one).
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=16, max_overflow=16)
+    _ping_idle_connections(engine)
+    if not synchronous_commit:
+
+        @event.listens_for(engine, "connect")
+        def _asynchronous_commit(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("SET synchronous_commit TO off")
+            cur.close()
+
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection with ``SELECT 1`` before use, but only when it sat idle.
+
+    ``pool_pre_ping`` pings on every checkout: one extra round trip on every request.
+    A connection used less than a second ago is used as it is; one idle for longer (when
+    the database may have restarted or dropped it) is pinged, and replaced if dead, as
+    ``pool_pre_ping`` would. A connection lost within a second of its last use fails the
+    request that uses it (a 5xx, which clients retry), and SQLAlchemy then replaces every
+    pooled connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        # The driver's own rollback on checkin does nothing in autocommit mode, so a
+        # transaction that ``write`` could not close (it always tries) is closed here.
+        status = getattr(getattr(dbapi_conn, "info", None), "transaction_status", None)
+        if status in _IN_TRANSACTION:
+            try:
+                cur = dbapi_conn.cursor()
+                cur.execute("ROLLBACK")
+                cur.close()
+            except Exception as exc:  # a broken connection: drop it rather than pool it
+                record.invalidate(exc)
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as exc:  # any failure: the connection is unusable, get another
+            raise DisconnectionError(f"Pooled connection failed its ping: {exc}") from exc
 
 
 class CatalogStore:
@@ -135,16 +201,17 @@ class CatalogStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN"
         metadata_obj.create_all(engine)
 
     @classmethod
-    def from_url(cls, url: str) -> CatalogStore:
-        """Open (and create if needed) the catalog database at ``url``."""
+    def from_url(cls, url: str, synchronous_commit: bool = True) -> CatalogStore:
+        """Open (and create if needed) the catalog database at ``url`` (see :func:`make_engine`)."""
         if url.startswith("sqlite:///"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return cls(make_engine(url))
+        return cls(make_engine(url, synchronous_commit))
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -153,33 +220,22 @@ class CatalogStore:
     # ---- transactions ------------------------------------------------------------------
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for reads, in autocommit mode (no BEGIN/ROLLBACK round trips around a lookup)."""
+        """A connection for reads; each statement runs on its own (autocommit, no BEGIN/ROLLBACK)."""
         with self.engine.connect() as conn:
-            if not self.is_sqlite:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; SQLite takes its write lock up front to avoid lock-upgrade failures."""
-        try:
-            with self.engine.connect() as conn:
-                if self.is_sqlite:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    try:
-                        yield conn
-                    except BaseException:
-                        conn.exec_driver_sql("ROLLBACK")
-                        raise
-                    conn.exec_driver_sql("COMMIT")
-                else:
-                    with conn.begin():
-                        yield conn
-        except DBAPIError as exc:
-            mapped = _database_error(exc)
-            if mapped is exc:
+        with _mapped_database_errors(), self.engine.connect() as conn:
+            conn.exec_driver_sql(self._begin)
+            try:
+                yield conn
+            except BaseException:
+                if not conn.invalidated:
+                    conn.exec_driver_sql("ROLLBACK")
                 raise
-            raise mapped from exc
+            conn.exec_driver_sql("COMMIT")
 
     # ---- namespaces ----------------------------------------------------------------------
     def namespace_exists(self, conn: Connection, warehouse: str, namespace: Identifier) -> bool:
@@ -354,58 +410,68 @@ class CatalogStore:
         whole transaction rolls back with CommitFailedError (409), never a 5xx.
         """
         now = _now_ms()
+        if len(swaps) == 1 and swaps[0].expected is not None:
+            # The common commit is one conditional UPDATE: on an autocommit connection that
+            # statement is a transaction of its own, with no BEGIN and COMMIT round trips.
+            with _mapped_database_errors(), self.engine.connect() as conn:
+                self._swap(conn, warehouse, swaps[0], now)
+            return
         # A fixed lock order, so two multi-table commits can never deadlock each other.
         ordered = sorted(swaps, key=lambda sw: (namespace_key(sw.namespace), sw.name))
         with self.write() as conn:
             for swap in ordered:
                 if swap.expected is None:
-                    self.require_namespace(conn, warehouse, swap.namespace)
-                    existing = conn.execute(
-                        select(objects_table.c.kind).where(self._object_cond(warehouse, swap.namespace, swap.name))
-                    ).scalar()
-                    if existing is not None:
-                        raise already_exists(existing, swap.namespace, swap.name)
-                    try:
-                        conn.execute(
-                            insert(objects_table).values(
-                                warehouse=warehouse,
-                                namespace=namespace_key(swap.namespace),
-                                name=swap.name,
-                                kind=swap.kind,
-                                metadata_location=swap.new,
-                                previous_metadata_location=None,
-                                updated_at_ms=now,
-                            )
-                        )
-                    except IntegrityError as exc:  # a concurrent create won the race
-                        raise already_exists(swap.kind, swap.namespace, swap.name) from exc
-                    continue
-                result = conn.execute(
-                    _SWAP_LOCATION,
-                    {
-                        **_key(warehouse, swap.namespace, swap.name),
-                        "b_kind": swap.kind,
-                        "expected": swap.expected,
-                        "expected_prev": swap.expected,
-                        "new": swap.new,
-                        "now": now,
-                    },
+                    self._create(conn, warehouse, swap, now)
+                else:
+                    self._swap(conn, warehouse, swap, now)
+
+    def _create(self, conn: Connection, warehouse: str, swap: LocationSwap, now: int) -> None:
+        self.require_namespace(conn, warehouse, swap.namespace)
+        existing = conn.execute(
+            select(objects_table.c.kind).where(self._object_cond(warehouse, swap.namespace, swap.name))
+        ).scalar()
+        if existing is not None:
+            raise already_exists(existing, swap.namespace, swap.name)
+        try:
+            conn.execute(
+                insert(objects_table).values(
+                    warehouse=warehouse,
+                    namespace=namespace_key(swap.namespace),
+                    name=swap.name,
+                    kind=swap.kind,
+                    metadata_location=swap.new,
+                    previous_metadata_location=None,
+                    updated_at_ms=now,
                 )
-                if result.rowcount != 1:
-                    current = conn.execute(
-                        select(objects_table.c.metadata_location).where(
-                            and_(
-                                self._object_cond(warehouse, swap.namespace, swap.name),
-                                objects_table.c.kind == swap.kind,
-                            )
-                        )
-                    ).first()
-                    if current is None:
-                        raise _missing(swap.kind, swap.namespace, swap.name)
-                    raise ConcurrentCommitError(
-                        f"Commit conflict on {display(swap.namespace, swap.name)}: "
-                        "its metadata changed since the commit was prepared; reload and retry"
-                    )
+            )
+        except IntegrityError as exc:  # a concurrent create won the race
+            raise already_exists(swap.kind, swap.namespace, swap.name) from exc
+
+    def _swap(self, conn: Connection, warehouse: str, swap: LocationSwap, now: int) -> None:
+        result = conn.execute(
+            _SWAP_LOCATION,
+            {
+                **_key(warehouse, swap.namespace, swap.name),
+                "b_kind": swap.kind,
+                "expected": swap.expected,
+                "expected_prev": swap.expected,
+                "new": swap.new,
+                "now": now,
+            },
+        )
+        if result.rowcount == 1:
+            return
+        current = conn.execute(
+            select(objects_table.c.metadata_location).where(
+                and_(self._object_cond(warehouse, swap.namespace, swap.name), objects_table.c.kind == swap.kind)
+            )
+        ).first()
+        if current is None:
+            raise _missing(swap.kind, swap.namespace, swap.name)
+        raise ConcurrentCommitError(
+            f"Commit conflict on {display(swap.namespace, swap.name)}: "
+            "its metadata changed since the commit was prepared; reload and retry"
+        )
 
     def drop_object(self, warehouse: str, namespace: Identifier, name: str, kind: ObjectKind) -> str:
         """Delete a table or view row; returns the metadata location it had."""
@@ -455,6 +521,18 @@ def already_exists(kind: str, namespace: Identifier, name: str) -> Exception:
     """The AlreadyExists error naming what holds the name."""
     what = "View" if kind == "view" else "Table"
     return AlreadyExistsError(f"{what} already exists: {display(namespace, name)}")
+
+
+@contextmanager
+def _mapped_database_errors() -> Iterator[None]:
+    """Raise database failures as the client-facing errors of :func:`_database_error`."""
+    try:
+        yield
+    except DBAPIError as exc:
+        mapped = _database_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
 
 
 def _database_error(exc: DBAPIError) -> Exception:

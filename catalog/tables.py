@@ -32,6 +32,7 @@ from pyiceberg.table.update import (
     TableUpdate,
 )
 
+from catalog.commit_queue import CommitQueue
 from catalog.errors import BadRequestError, CommitFailedError, ForbiddenError, NoSuchTableError
 from catalog.metadata_files import MetadataFiles, SnapshotsMode
 from catalog.metadata_updates import apply_table_updates
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 # A table whose metadata has this property set to "true" refuses every commit (403): a
 # mirror of another node's table (``mirror/``) changes only by registering new metadata.
 READ_ONLY_PROPERTY = "commonlake.read-only"
+# How long a commit waits for its turn behind other commits to the same table in this
+# process before it goes ahead anyway (the compare-and-swap keeps that correct).
+COMMIT_TURN_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class TableCatalog:
         self.files = files
         self.warehouse = warehouse
         self.commit_retries = commit_retries
+        self.commit_queue = CommitQueue(COMMIT_TURN_TIMEOUT_SECONDS)
 
     # ---- reads -------------------------------------------------------------------------
     def load(
@@ -237,7 +242,21 @@ class TableCatalog:
         requirements: tuple[TableRequirement, ...],
         updates: tuple[TableUpdate, ...],
     ) -> tuple[str, TableMetadata]:
-        """Commit requirements + updates to one table; returns the new location and metadata."""
+        """Commit requirements + updates to one table; returns the new location and metadata.
+
+        Commits to the same table from this process take turns (:mod:`catalog.commit_queue`)
+        instead of racing each other to the swap.
+        """
+        with self.commit_queue.turn((namespace, name)):
+            return self._commit_table(namespace, name, requirements, updates)
+
+    def _commit_table(
+        self,
+        namespace: Identifier,
+        name: str,
+        requirements: tuple[TableRequirement, ...],
+        updates: tuple[TableUpdate, ...],
+    ) -> tuple[str, TableMetadata]:
         for attempt in self._attempts():
             prepared = self.prepare(namespace, name, requirements, updates)
             if prepared is None:

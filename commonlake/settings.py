@@ -105,6 +105,15 @@ class CatalogSettings(BaseModel):
     commit_retries: int = Field(
         default=10, ge=0, description="Server-side retries of a commit whose requirements still hold after a race."
     )
+    database_synchronous_commit: bool = Field(
+        default=True,
+        description=(
+            "PostgreSQL only. false (an opt-in durability trade-off) sets synchronous_commit=off on the catalog's "
+            "connections: a commit is acknowledged before its WAL record reaches disk, so a crash of the database "
+            "server or machine can lose the last commits acknowledged (up to about 0.6 s of them at PostgreSQL's "
+            "defaults), but never corrupts the catalog. Faster commits where fsync is slow."
+        ),
+    )
 
 
 class GatewayApiKey(BaseModel):

@@ -117,6 +117,17 @@ def table_exists(prefix: str, namespace: str, table: str, ctx: CatalogContext = 
     return Response(status_code=204)
 
 
+def commit_table_response(
+    ctx: CatalogContext, prefix: str, namespace: str, table: str, body: UpdateTableRequest
+) -> bytes:
+    """Commit one table's requirements and updates; the CommitTableResponse body."""
+    ns, name = parse_namespace(namespace), parse_name(table)
+    if body.identifier is not None and (tuple(body.identifier.namespace.root), body.identifier.name) != (ns, name):
+        raise BadRequestError(f"Identifier in the body does not match the path: {display(ns, name)}")
+    location, _ = ctx.tables(prefix).commit_table(ns, name, body.requirements, body.updates)
+    return ctx.files.commit_response(location)
+
+
 @router.post("/tables/{table}")
 def commit_table(
     prefix: str,
@@ -125,13 +136,13 @@ def commit_table(
     body: UpdateTableRequest,
     ctx: CatalogContext = Depends(get_context),
 ) -> Response:
-    """Check the requirements and apply the updates atomically (409 on conflict)."""
-    ns, name = parse_namespace(namespace), parse_name(table)
-    if body.identifier is not None and (tuple(body.identifier.namespace.root), body.identifier.name) != (ns, name):
-        raise BadRequestError(f"Identifier in the body does not match the path: {display(ns, name)}")
-    tables = ctx.tables(prefix)
-    location, _ = tables.commit_table(ns, name, body.requirements, body.updates)
-    return Response(content=ctx.files.commit_response(location), media_type="application/json")
+    """Check the requirements and apply the updates atomically (409 on conflict).
+
+    Plain requests are answered by :class:`catalog.commit_table_path.CommitTableFastPath`
+    before they reach FastAPI; this route documents the call and serves the rest, the same way.
+    """
+    content = commit_table_response(ctx, prefix, namespace, table, body)
+    return Response(content=content, media_type="application/json")
 
 
 @router.delete("/tables/{table}", status_code=204)

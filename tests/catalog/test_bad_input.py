@@ -54,6 +54,24 @@ def test_malformed_bodies_and_wrong_types(http: httpx.Client, witness: dict) -> 
     unchanged(http, witness)
 
 
+def test_commit_bodies_that_are_not_plain_json_get_the_routes_answers(http: httpx.Client, witness: dict) -> None:
+    """Commits skip FastAPI's routing when they can (catalog.commit_table_path); these are answered by the route."""
+    path, as_json = f"{P}/namespaces/bad/tables/witness", {"content-type": "application/json"}
+    check(http.post(path, content=b"{not json", headers=as_json), 400, "BadRequestException")
+    check(http.post(path, content=b"", headers=as_json), 400, "BadRequestException")
+    noop = json.dumps({"requirements": [], "updates": []}).encode()
+    check(http.post(path, content=noop, headers={"content-type": "text/plain"}), 400, "BadRequestException")
+    mismatch = {"identifier": {"namespace": ["bad"], "name": "other"}, "requirements": [], "updates": []}
+    error = check(http.post(path, json=mismatch), 400, "BadRequestException")
+    assert "does not match the path" in error["message"]
+    unchanged(http, witness)
+
+    answer = http.post(path, json={"requirements": [], "updates": []})  # changes nothing: the current metadata
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert set(answer.json()) == {"metadata-location", "metadata"}
+    assert answer.json()["metadata-location"] == witness["metadata-location"]
+
+
 def test_unknown_actions_and_requirements(http: httpx.Client, witness: dict) -> None:
     path = f"{P}/namespaces/bad/tables/witness"
     unknown_update = {"requirements": [], "updates": [{"action": "drop-everything"}]}

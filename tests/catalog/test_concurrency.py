@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import threading
 import time
 
+import httpx
 import pyarrow as pa
 import pytest
 
@@ -19,6 +21,8 @@ from tests.conftest import RunningCatalog
 
 WRITERS = 8
 APPENDS_PER_WRITER = 3
+COMMITS_PER_THREAD = 10
+SCHEMA = {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "x", "required": False, "type": "long"}]}
 ROWS = pa.schema([pa.field("writer", pa.int64()), pa.field("seq", pa.int64())])
 
 
@@ -162,4 +166,34 @@ def test_multi_table_transactions_race_single_table_appends(backend_catalog: Run
     assert a_rows == transactional | appended  # ... and a, together with every single-table append
     assert a.scan().to_arrow().num_rows == len(transactional | appended)  # no duplicates
     assert len(a.metadata.snapshots) == 16 and len(b.metadata.snapshots) == 8
+    assert server_errors(backend_catalog) == []
+
+
+def test_threads_committing_to_one_table_through_one_server_all_land(backend_catalog: RunningCatalog) -> None:
+    """Concurrent commits to one table in one server process queue up: each lands once, none is refused."""
+    path = "/v1/commonlake/namespaces/race/tables/props"
+    with httpx.Client(base_url=backend_catalog.uri, timeout=60) as http:
+        http.post("/v1/commonlake/namespaces", json={"namespace": ["race"]})
+        assert http.post("/v1/commonlake/namespaces/race/tables", json={"name": "props", "schema": SCHEMA}).is_success
+
+    statuses: list[int] = []
+
+    def writer(w: int) -> None:
+        with httpx.Client(base_url=backend_catalog.uri, timeout=60) as http:
+            for n in range(COMMITS_PER_THREAD):
+                update = {"action": "set-properties", "updates": {f"w{w}-{n}": "1"}}
+                statuses.append(http.post(path, json={"requirements": [], "updates": [update]}).status_code)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert statuses == [200] * (WRITERS * COMMITS_PER_THREAD)
+    with httpx.Client(base_url=backend_catalog.uri, timeout=60) as http:
+        metadata = http.get(path).json()["metadata"]
+    written = {k for k in metadata["properties"] if k.startswith("w")}
+    assert written == {f"w{w}-{n}" for w in range(WRITERS) for n in range(COMMITS_PER_THREAD)}
+    assert len(metadata["metadata-log"]) == WRITERS * COMMITS_PER_THREAD  # one new metadata file per commit
     assert server_errors(backend_catalog) == []
