@@ -100,8 +100,29 @@ def _parse(sql: str, dialect: str, default_namespace: str, aliases: tuple[tuple[
         # DataFusion looks table functions up case-sensitively (only ``generate_series`` and ``range`` exist,
         # in lower case) while sqlglot writes GENERATE_SERIES, so function names are written in lower case,
         # which changes nothing else: DataFusion folds every other unquoted name to lower case itself.
-        text = explain_prefix + statement.sql(dialect="postgres", normalize_functions="lower")
+        # Trino's month(x), year(x) … have no DataFusion function of that name: EXTRACT reads the same.
+        spelled = statement.transform(_as_extract)
+        text = explain_prefix + spelled.sql(dialect="postgres", normalize_functions="lower")
     return Statement(text=text, normalized=normalized, tables=tables, query=statement, explain=bool(explain_prefix))
+
+
+# Date-part functions (Trino's month(x), day_of_week(x) …) → the EXTRACT field with the same value.
+_DATE_PARTS = {
+    exp.Year: "year",
+    exp.Quarter: "quarter",
+    exp.Month: "month",
+    exp.WeekOfYear: "week",
+    exp.Day: "day",
+    exp.DayOfYear: "doy",
+    exp.DayOfWeekIso: "isodow",
+}
+
+
+def _as_extract(node: exp.Expression) -> exp.Expression:
+    part = _DATE_PARTS.get(type(node))
+    if part is None:
+        return node
+    return exp.Extract(this=exp.var(part), expression=node.this)
 
 
 def _has_table_function(query: exp.Query) -> bool:

@@ -74,6 +74,21 @@ def test_trino_generate_series_reaches_datafusion(gateway: RunningGateway, oso: 
     assert frame.to_dict("records") == [{"n": 10}]
 
 
+def test_trino_date_part_functions_reach_datafusion(gateway: RunningGateway) -> None:
+    # DataFusion has no month(), year() …; they run as EXTRACT with Trino's values (ISO weekday: Sunday is 7).
+    day = "DATE '2025-09-07'"  # a Sunday
+    query = (
+        f"SELECT year({day}), quarter({day}), month({day}), week({day}), day({day}), "
+        f"day_of_year({day}), day_of_week({day})"
+    )
+    assert _async_rows(gateway, query) == [[2025, 3, 9, 36, 7, 250, 7]]
+    by_month = _async_rows(
+        gateway,
+        "SELECT month(sample_date) AS m, COUNT(*) FROM timeseries_metrics_by_project_v0 GROUP BY 1 ORDER BY 1",
+    )
+    assert [row[0] for row in by_month] == list(range(1, 7))
+
+
 def test_pyoso_errors_carry_the_gateway_message(oso: Client) -> None:
     with pytest.raises(OsoHTTPError) as unknown:
         oso.to_pandas("SELECT * FROM no_such_mart")
