@@ -15,8 +15,9 @@ import json
 
 from anyio import to_thread
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from catalog.body_limit import replay_body
 from catalog.context import CatalogContext
 from catalog.errors import CatalogError, error_body
 from catalog.idempotency import read_body
@@ -42,7 +43,7 @@ class CommitTableFastPath:
         try:
             request = UpdateTableRequest.model_validate(json.loads(body))
         except (ValueError, ValidationError):  # FastAPI words the 400
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         try:
             content = await to_thread.run_sync(commit_table_response, self.context, *match.groups(), request)
@@ -60,19 +61,6 @@ def _is_json(scope: Scope) -> bool:
             media = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
     return True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 async def _send(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:

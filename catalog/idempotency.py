@@ -19,6 +19,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog.body_limit import replay_body
 from catalog.errors import error_body
 from catalog.schema import idempotency_table
 from catalog.store import CatalogStore
@@ -152,11 +153,6 @@ class IdempotencyMiddleware:
 
         captured: dict = {"status": 500, "content_type": None, "body": []}
 
-        async def replay_receive() -> Message:
-            nonlocal body
-            chunk, body = body, b""
-            return {"type": "http.request", "body": chunk, "more_body": False}
-
         async def capture_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
@@ -166,7 +162,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture_send)
+            await self.app(scope, replay_body(body, receive), capture_send)
         except BaseException:
             await to_thread.run_sync(self.keys.release, key)
             raise

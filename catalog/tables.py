@@ -248,28 +248,19 @@ class TableCatalog:
         instead of racing each other to the swap.
         """
         with self.commit_queue.turn((namespace, name)):
-            return self._commit_table(namespace, name, requirements, updates)
-
-    def _commit_table(
-        self,
-        namespace: Identifier,
-        name: str,
-        requirements: tuple[TableRequirement, ...],
-        updates: tuple[TableUpdate, ...],
-    ) -> tuple[str, TableMetadata]:
-        for attempt in self._attempts():
-            prepared = self.prepare(namespace, name, requirements, updates)
-            if prepared is None:
-                location = self.current_location(namespace, name)
-                return location, self.files.read_table(location)
-            try:
-                self.commit([prepared])
-            except ConcurrentCommitError:
-                if attempt == self.commit_retries:
-                    raise
-                continue
-            return prepared.new_location, prepared.metadata
-        raise AssertionError("unreachable")
+            for attempt in self._attempts():
+                prepared = self.prepare(namespace, name, requirements, updates)
+                if prepared is None:
+                    location = self.current_location(namespace, name)
+                    return location, self.files.read_table(location)
+                try:
+                    self.commit([prepared])
+                except ConcurrentCommitError:
+                    if attempt == self.commit_retries:
+                        raise
+                    continue
+                return prepared.new_location, prepared.metadata
+            raise AssertionError("unreachable")
 
     def _attempts(self) -> Iterator[int]:
         """Attempt numbers of a commit; a lost race re-checks the requirements on the new state.
