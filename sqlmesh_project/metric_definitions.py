@@ -15,6 +15,11 @@ provides for every entity and period (see :mod:`sqlmesh_project.models.metrics.f
     issues and pull requests (``FIRST_RESPONSE``) and merges (``TIME_TO_MERGE``).
 
 and returns ``entity_id, sample_date, amount``, one row per entity and period.
+
+``aggregation_function: SUM`` declares the metric additive over days: its value for any
+span of days is the sum of its daily values. Its query must then return ``SUM(…) AS
+amount``, and the factory computes its value over all time from its daily values instead
+of from every event of history.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import sqlglot
 import yaml
 from pydantic import BaseModel, Field
+from sqlglot import exp
 
 METRICS_DIR = Path(__file__).resolve().parent / "oso_metrics"
 METRIC_SOURCE = "GITHUB"
 HEADER = re.compile(r"\A\s*/\*(?P<header>.*?)\*/(?P<sql>.*)\Z", re.DOTALL)
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+ADDITIVE = "SUM"
 
 
 class MetricDefinition(BaseModel):
@@ -41,6 +49,11 @@ class MetricDefinition(BaseModel):
     aggregation_function: str = Field(description="How the metric aggregates events, e.g. SUM, COUNT_DISTINCT.")
     sql: str
     sql_source_path: str
+
+    @property
+    def additive(self) -> bool:
+        """Whether the metric adds up over days (see the module's docstring)."""
+        return self.aggregation_function.upper() == ADDITIVE
 
     def metric_name(self, period: str) -> str:
         """The OSO metric name, e.g. ``GITHUB_commits_daily``."""
@@ -69,11 +82,33 @@ def load_metric(path: Path) -> MetricDefinition:
     if not sql:
         raise MetricDefinitionError(f"{path}: no SQL query after the header")
     try:
-        return MetricDefinition(
+        metric = MetricDefinition(
             name=name, sql=sql, sql_source_path=f"oso_metrics/{path.name}", **{k: str(v) for k, v in header.items()}
         )
     except ValueError as exc:
         raise MetricDefinitionError(f"{path}: {exc}") from exc
+    if metric.additive and not _sums_amount(sql):
+        raise MetricDefinitionError(
+            f"{path}: aggregation_function SUM declares the metric additive over days (its value over all time "
+            "is the sum of its daily values), so its query must end in SELECT … SUM(…) AS amount … GROUP BY "
+            "entity_id, sample_date; give another aggregation_function otherwise"
+        )
+    return metric
+
+
+def _sums_amount(sql: str) -> bool:
+    """Whether a query's final SELECT returns ``SUM(…) AS amount`` grouped by entity and sample date."""
+    try:
+        query = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.ParseError:
+        return False  # the factory reports the syntax error itself
+    if not isinstance(query, exp.Select):
+        return False
+    amount = next((e for e in query.expressions if e.alias_or_name == "amount"), None)
+    group = query.args.get("group")
+    grouped = {e.name for e in group.expressions} if group else set()
+    sums = isinstance(amount, exp.Alias) and isinstance(amount.this, exp.Sum)
+    return sums and grouped == {"entity_id", "sample_date"}
 
 
 def load_metrics(directory: Path = METRICS_DIR) -> list[MetricDefinition]:

@@ -26,11 +26,16 @@ period) with a daily interval unit: an interval rewrites exactly the periods tha
 it, reading from the start of the first of those periods to the end of the last, so a
 period is only ever written whole, whatever the cadence of runs, and a restatement of any
 day inside a period rewrites that period.
-"Over all time" models are FULL and carry the as-of date as ``sample_date``.
+"Over all time" models are FULL and carry the as-of date as ``sample_date``. An additive
+metric (``aggregation_function: SUM``) is the sum of its values in the entity's daily
+model there; the others run their query over all history. (Reading the daily model, one
+row per entity, day and metric, instead of every event of history more than halved the
+over-all-time models, the largest fixed cost of a daily run.)
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -239,21 +244,37 @@ def _relation_ctes(entity: str, period: Period, relations: set[str]) -> list[tup
     return ctes
 
 
-def referenced_relations(sql: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _parsed_metric(sql: str) -> exp.Expression:
+    """A metric's query, parsed once per process; callers must not modify it.
+
+    Every entity and period model, and ``metrics_v0``, build on the same queries: parsing
+    them anew for each was most of the time SQLMesh took to load the project.
+    """
+    return parse_one(sql, dialect="duckdb")
+
+
+@functools.lru_cache(maxsize=256)
+def referenced_relations(sql: str) -> frozenset[str]:
     """Which of the factory's relations a metric query reads."""
-    query = parse_one(sql, dialect="duckdb")
+    query = _parsed_metric(sql)
     own = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     tables = {table.name for table in query.find_all(exp.Table) if not table.db}
-    return (tables - own) & set(RELATIONS)
+    return frozenset((tables - own) & set(RELATIONS))
 
 
 def _metric_ctes(metric: MetricDefinition) -> list[tuple[str, str]]:
     """A metric's own CTEs, renamed ``<metric>__<cte>``, then its query as :func:`metric_cte`."""
-    query = parse_one(metric.sql, dialect="duckdb")
+    return list(_renamed_ctes(metric.name, metric.sql))
+
+
+@functools.lru_cache(maxsize=256)
+def _renamed_ctes(metric_name: str, sql: str) -> tuple[tuple[str, str], ...]:
+    query = _parsed_metric(sql).copy()
     with_ = query.args.get("with_")
     inner = list(with_.expressions) if with_ else []
     query.set("with_", None)
-    renamed = {cte.alias_or_name: f"{metric.name}__{cte.alias_or_name}" for cte in inner}
+    renamed = {cte.alias_or_name: f"{metric_name}__{cte.alias_or_name}" for cte in inner}
 
     def rename(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and not node.db and node.name in renamed:
@@ -261,7 +282,7 @@ def _metric_ctes(metric: MetricDefinition) -> list[tuple[str, str]]:
         return node
 
     ctes = [(renamed[cte.alias_or_name], cte.this.transform(rename).sql("duckdb")) for cte in inner]
-    return [*ctes, (metric_cte(metric.name), query.transform(rename).sql("duckdb"))]
+    return (*ctes, (metric_cte(metric_name), query.transform(rename).sql("duckdb")))
 
 
 def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Period) -> str:
@@ -278,11 +299,15 @@ def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Perio
         read = referenced_relations(metric.sql)
         if not read:
             raise ValueError(f"metric {metric.name} reads none of the factory's relations {RELATIONS}")
-        relations |= read
+        if not (period.over_all_time and metric.additive):
+            relations |= read
     ctes = _relation_ctes(entity, period, relations)
+    if period.over_all_time:
+        ctes += _daily_sum_ctes([m for m in metrics if m.additive], entity)
     branches = []
     for metric in metrics:
-        ctes += _metric_ctes(metric)
+        if not (period.over_all_time and metric.additive):
+            ctes += _metric_ctes(metric)
         name = metric.metric_name(period.name)
         branches.append(
             f"SELECT {_sql_string(metric_id(name))} AS metric_id, entity_id AS {entity}_id, "
@@ -292,6 +317,35 @@ def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Perio
         )
     with_sql = ",\n".join(f"{cte_name} AS (\n  {sql}\n)" for cte_name, sql in ctes)
     return f"WITH {with_sql}\n" + "\nUNION ALL\n".join(branches)
+
+
+def _daily_sum_ctes(metrics: list[MetricDefinition], entity: str) -> list[tuple[str, str]]:
+    """Additive metrics over all time: the sums of their values in the entity's daily model.
+
+    Their own query over every day of history would give the same numbers (a sum over days
+    is the sum of the daily sums), but it would read every event of history on every run;
+    the daily model holds one row per entity, day and metric, and is kept incrementally.
+    """
+    if not metrics:
+        return []
+    ids = {metric.name: metric_id(metric.metric_name(DAILY.name)) for metric in metrics}
+    listed = ", ".join(_sql_string(i) for i in ids.values())
+    ctes = [
+        (
+            "daily_sums",
+            f"SELECT metric_id, {entity}_id AS entity_id, SUM(amount) AS amount "
+            f"FROM {timeseries_model(entity, DAILY.name)} WHERE metric_id IN ({listed}) GROUP BY 1, 2",
+        )
+    ]
+    for metric in metrics:
+        ctes.append(
+            (
+                metric_cte(metric.name),
+                "SELECT d.entity_id, bounds.as_of AS sample_date, d.amount FROM daily_sums AS d CROSS JOIN bounds "
+                f"WHERE d.metric_id = {_sql_string(ids[metric.name])}",
+            )
+        )
+    return ctes
 
 
 def metric_query(metric: MetricDefinition, entity: str, period: Period) -> str:

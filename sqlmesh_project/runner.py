@@ -92,6 +92,9 @@ def run_models(
             end=end if restate else None,
             execution_time=execution_time,
             restate_models=restate or None,
+            # SQLMesh's unit tests check model logic: they run for the models this plan adds,
+            # changes or restates, not again on every scheduled run of unchanged models.
+            test_changed_only=True,
             auto_apply=True,
             no_prompts=True,
         )
@@ -109,6 +112,7 @@ def run_models(
                 restate_models=[
                     timeseries_model(entity, period.name) for entity in ENTITIES for period in LONGER_PERIODS
                 ],
+                test_changed_only=True,
                 auto_apply=True,
                 no_prompts=True,
             )

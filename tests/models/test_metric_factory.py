@@ -15,6 +15,7 @@ from sqlmesh_project.macros.exact_median import exact_median
 from sqlmesh_project.metric_definitions import MetricDefinitionError, load_metric, load_metrics
 from sqlmesh_project.metrics_factory import (
     ENTITIES,
+    OVER_ALL_TIME,
     PERIOD_UNITS,
     PERIODS,
     TIMESERIES_PERIODS,
@@ -118,6 +119,39 @@ def test_a_bad_metric_file_names_the_problem(tmp_path: Path, text: str, message:
     with pytest.raises(MetricDefinitionError, match=r"broken\.sql") as error:
         load_metric(path)
     assert message in str(error.value)
+
+
+def test_a_sum_metric_must_sum_its_amount(tmp_path: Path) -> None:
+    path = tmp_path / "branch_deleters.sql"
+    path.write_text(NEW_METRIC.replace("SUM(amount) AS amount", "COUNT(DISTINCT developer_id) AS amount"))
+    with pytest.raises(MetricDefinitionError, match="additive over days"):
+        load_metric(path)
+    path.write_text(path.read_text().replace("aggregation_function: SUM", "aggregation_function: COUNT_DISTINCT"))
+    assert not load_metric(path).additive
+
+
+def test_additive_metrics_over_all_time_sum_the_daily_model_and_the_others_read_events() -> None:
+    metrics = {m.name: m for m in load_metrics()}
+    assert {name for name, m in metrics.items() if m.additive} == {
+        "commits",
+        "stars",
+        "forks",
+        "opened_issues",
+        "closed_issues",
+        "opened_pull_requests",
+        "merged_pull_requests",
+        "comments",
+        "releases",
+    }
+    stars = metric_query(metrics["stars"], "project", OVER_ALL_TIME)
+    daily_stars = metric_id("GITHUB_stars_daily")
+    assert f"FROM {timeseries_model('project', 'daily')} WHERE metric_id IN ('{daily_stars}')" in stars
+    assert "\nevents AS (" not in stars  # no event of history is read (bounds only gives the as-of day)
+    developers = metric_query(metrics["active_developers"], "project", OVER_ALL_TIME)
+    assert "\nevents AS (" in developers and timeseries_model("project", "daily") not in developers
+    # Other periods compute every metric from the events, additive or not.
+    daily = metric_query(metrics["stars"], "project", PERIODS[0])
+    assert "\nevents AS (" in daily and "daily_sums" not in daily
 
 
 def test_a_metric_file_name_must_be_snake_case(tmp_path: Path) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pyarrow.compute as pc
 import pytest
 from pyiceberg.expressions import In
+from sqlmesh import Context
 
 from commonlake.duckdb_attach import connect
 from ingestion.pipelines import load_gharchive, load_ossd
@@ -72,6 +74,7 @@ class Lake:
     running: RunningCatalog
     manifest: SampleManifest
     first_run: ModelsRunSummary
+    first_run_unit_tests: int  # SQLMesh unit tests the first plan ran
 
     @property
     def catalog(self):
@@ -90,10 +93,32 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
         manifest = generate_sample(root / "sample", SPEC)
         load_ossd(running.catalog, manifest.ossd_dir)
         load_gharchive(running.catalog, manifest.start, FIRST_DAYS_END, manifest.gharchive_dir)
-        summary = run_models(settings, running.catalog, execution_time="2025-09-09")
-        yield Lake(running, manifest, summary)
+        with unit_tests_counted() as unit_tests:
+            summary = run_models(settings, running.catalog, execution_time="2025-09-09")
+        yield Lake(running, manifest, summary, unit_tests.count)
     finally:
         running.server.stop()
+
+
+@dataclass
+class UnitTestCount:
+    count: int = 0
+
+
+@contextmanager
+def unit_tests_counted() -> Iterator[UnitTestCount]:
+    """Count the SQLMesh unit tests that plans run meanwhile."""
+    counted = UnitTestCount()
+    run_tests = Context.test
+
+    def counting(self, *args, **kwargs):
+        result = run_tests(self, *args, **kwargs)
+        counted.count += result.testsRun
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Context, "test", counting)
+        yield counted
 
 
 def _by(table, keys: list[str], value: str = "amount") -> dict:
@@ -175,8 +200,13 @@ def test_a_run_after_new_raw_data_processes_only_the_new_day(lake: Lake) -> None
     events_table = _physical(lake, "intermediate.int_events__github")
     snapshots_before = {s.snapshot_id for s in events_table.snapshots()}
 
-    run_models(settings, lake.catalog, execution_time="2025-09-10")
+    with unit_tests_counted() as unit_tests:
+        run_models(settings, lake.catalog, execution_time="2025-09-10")
 
+    # The first plan added every model, so it ran every unit test; a run of unchanged
+    # models runs none (they ran when the models last changed).
+    assert lake.first_run_unit_tests >= 13
+    assert unit_tests.count == 0
     after = lake.mart("timeseries_events_by_artifact_v0")
     days_after = {t.date() for t in after["time"].to_pylist()}
     assert LAST_DAY in days_after

@@ -183,7 +183,8 @@ for _entity in ENTITIES:
             ("not_null", _columns("metric_id", _key, "sample_date", "amount")),
         ],
         columns=_mart_columns,
-        depends_on=list(METRIC_INPUTS),
+        # additive metrics over all time are sums of the daily model's values
+        depends_on=[*METRIC_INPUTS, timeseries_model(_entity, DAILY.name)],
         extract_dependencies_from_query=False,
         blueprints=[{"query": period_query(METRICS, _entity, OVER_ALL_TIME)}],
     )(gathered_metrics)
