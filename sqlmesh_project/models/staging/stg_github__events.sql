@@ -33,6 +33,29 @@ WITH directory_github AS (
   WHERE created_at BETWEEN @start_dt AND @end_dt
   QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY created_at) = 1
 )
+, kept AS (
+  -- The payload fields the models use, from one parse of each payload (@json_strings).
+  SELECT
+    e.*,
+    @json_strings(
+      e.payload,
+      '$.action',
+      '$.distinct_size',
+      '$.issue.number',
+      '$.pull_request.number',
+      '$.number',
+      '$.issue.created_at',
+      '$.pull_request.created_at',
+      '$.issue.user.login',
+      '$.pull_request.user.login',
+      '$.pull_request.merged'
+    ) AS fields
+  FROM events AS e
+  WHERE EXISTS (
+    SELECT 1 FROM directory_github AS d
+    WHERE d.owner = e.repository_owner AND (d.repo IS NULL OR d.repo = e.repository_short_name)
+  )
+)
 SELECT
   e.event_id,
   e.event_type,
@@ -44,15 +67,11 @@ SELECT
   e.repository_owner,
   e.repository_short_name,
   e.org_login,
-  CAST(e.payload ->> '$.action' AS TEXT) AS action,
+  CAST(e.fields[1] AS TEXT) AS action,
   -- Pushes carry their distinct commit count; since 2025-10-07 GitHub sends only the head SHA.
-  CAST(e.payload ->> '$.distinct_size' AS BIGINT) AS push_distinct_commits,
-  CAST(COALESCE(e.payload ->> '$.issue.number', e.payload ->> '$.pull_request.number', e.payload ->> '$.number') AS BIGINT) AS thread_number,
-  CAST(COALESCE(e.payload ->> '$.issue.created_at', e.payload ->> '$.pull_request.created_at') AS TIMESTAMPTZ) AS thread_created_at,
-  CAST(LOWER(COALESCE(e.payload ->> '$.issue.user.login', e.payload ->> '$.pull_request.user.login')) AS TEXT) AS thread_author_login,
-  CAST(COALESCE(e.payload ->> '$.pull_request.merged', 'false') = 'true' AS BOOLEAN) AS pull_request_merged
-FROM events AS e
-WHERE EXISTS (
-  SELECT 1 FROM directory_github AS d
-  WHERE d.owner = e.repository_owner AND (d.repo IS NULL OR d.repo = e.repository_short_name)
-)
+  CAST(e.fields[2] AS BIGINT) AS push_distinct_commits,
+  CAST(COALESCE(e.fields[3], e.fields[4], e.fields[5]) AS BIGINT) AS thread_number,
+  CAST(COALESCE(e.fields[6], e.fields[7]) AS TIMESTAMPTZ) AS thread_created_at,
+  CAST(LOWER(COALESCE(e.fields[8], e.fields[9])) AS TEXT) AS thread_author_login,
+  CAST(COALESCE(e.fields[10], 'false') = 'true' AS BOOLEAN) AS pull_request_merged
+FROM kept AS e
