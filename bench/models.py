@@ -180,8 +180,9 @@ def main() -> None:
         }
 
         days = []  # (label, raw rows added, seconds)
-        for offset, label in ((0, "ordinary day"), (1, "month and quarter end")):
+        for offset in (0, 1):
             day = last_day + timedelta(days=offset)
+            label = _kind_of_day(day.date())
             before = catalog.load_table("raw.github_events").scan().count()
             load_gharchive(catalog, day, day + timedelta(hours=23), manifest.gharchive_dir)
             added = catalog.load_table("raw.github_events").scan().count() - before
@@ -218,6 +219,16 @@ def main() -> None:
     console.print(
         f"sample generated on {datetime.now(UTC):%Y-%m-%d}; events in the sample: {manifest.events or 'cached'}"
     )
+
+
+def _kind_of_day(day: date) -> str:
+    """Which periods end on ``day`` (what its incremental run computes beyond the daily models)."""
+    from sqlmesh_project.metrics_factory import LONGER_PERIODS, period_ends_within
+
+    ended = [p.unit for p in LONGER_PERIODS if period_ends_within(p.unit, day, day)]
+    if not ended:
+        return "ordinary day"
+    return (f"{', '.join(ended[:-1])} and {ended[-1]}" if len(ended) > 1 else ended[0]) + " end"
 
 
 def _yes(ok: bool) -> str:
