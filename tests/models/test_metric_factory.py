@@ -132,17 +132,17 @@ def test_a_sum_metric_must_sum_its_amount(tmp_path: Path) -> None:
 
 def test_additive_metrics_over_all_time_sum_the_daily_model_and_the_others_read_events() -> None:
     metrics = {m.name: m for m in load_metrics()}
-    assert {name for name, m in metrics.items() if m.additive} == {
-        "commits",
-        "stars",
-        "forks",
-        "opened_issues",
-        "closed_issues",
-        "opened_pull_requests",
-        "merged_pull_requests",
-        "comments",
-        "releases",
+    not_additive = {
+        "contributors",
+        "new_contributors",
+        "active_developers",
+        "full_time_developers",
+        "part_time_developers",
+        "time_to_first_response",
+        "time_to_merge",
+        "contributor_absence_factor",
     }
+    assert {name for name, m in metrics.items() if m.additive} == ISSUE_METRICS - not_additive
     stars = metric_query(metrics["stars"], "project", OVER_ALL_TIME)
     daily_stars = metric_id("GITHUB_stars_daily")
     assert f"FROM {timeseries_model('project', 'daily')} WHERE metric_id IN ('{daily_stars}')" in stars
