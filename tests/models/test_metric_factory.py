@@ -168,6 +168,41 @@ def test_a_metric_must_read_a_factory_relation(tmp_path: Path) -> None:
         metric_query(load_metric(path), "artifact", PERIODS[0])
 
 
+def test_a_metric_may_not_name_a_cte_as_the_factory_does(tmp_path: Path) -> None:
+    own_cte = "keyed"  # the factory's name for a metric's rows by entity key
+    path = tmp_path / "shadowing.sql"
+    path.write_text(
+        "/*\ndisplay_name: Shadowing\ndescription: d\nunit: developers\naggregation_function: COUNT_DISTINCT\n*/\n"
+        f"WITH {own_cte} AS (SELECT entity_id, sample_date, developer_id FROM events)\n"
+        f"SELECT entity_id, sample_date, COUNT(DISTINCT developer_id) AS amount FROM {own_cte} GROUP BY 1, 2"
+    )
+    with pytest.raises(ValueError, match=rf"names CTEs \['{own_cte}'\] itself"):
+        metric_query(load_metric(path), "project", PERIODS[0])
+
+
+def test_project_and_collection_metrics_group_by_integer_keys_and_return_entity_ids() -> None:
+    """The relations carry a dense integer key per entity; each metric's rows get the ids back."""
+    metric = next(m for m in load_metrics() if m.name == "active_developers")
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA intermediate")
+    con.execute(
+        "CREATE TABLE intermediate.int_events_daily__github AS SELECT * FROM (VALUES "
+        "(DATE '2025-09-01', 'GITHUB', 'COMMIT_CODE', 'repo_a', 'dev_1', FALSE, 1.0, 1), "
+        "(DATE '2025-09-01', 'GITHUB', 'COMMIT_CODE', 'repo_b', 'dev_1', FALSE, 1.0, 1), "
+        "(DATE '2025-09-01', 'GITHUB', 'COMMIT_CODE', 'repo_b', 'dev_2', FALSE, 1.0, 1)) "
+        "AS t(bucket_day, event_source, event_type, to_artifact_id, from_artifact_id, from_is_bot, amount, event_count)"
+    )
+    con.execute(
+        "CREATE TABLE intermediate.int_artifacts_by_project AS SELECT * FROM (VALUES "
+        "('repo_a', 'proj_z'), ('repo_b', 'proj_z'), ('repo_a', 'proj_a')) AS t(artifact_id, project_id)"
+    )
+    sql = metric_query(metric, "project", PERIODS[0]).replace("@start_date", "DATE '2025-09-01'")
+    sql = sql.replace("@end_date", "DATE '2025-09-01'")
+    assert "JOIN entity_keys" in sql
+    rows = con.execute(f"SELECT project_id, amount FROM ({sql}) ORDER BY 1").fetchall()
+    assert rows == [("proj_a", 1.0), ("proj_z", 2.0)]
+
+
 def test_period_windows_cover_whole_periods_only() -> None:
     commits = next(m for m in load_metrics() if m.name == "commits")
     monthly = metric_query(commits, "project", next(p for p in TIMESERIES_PERIODS if p.name == "monthly"))
