@@ -51,11 +51,11 @@ class ModelsRunSummary:
     unchanged: list[str] = field(default_factory=list)
 
 
-def make_context(settings: Settings):  # -> sqlmesh.Context (imported lazily: it is slow to import)
-    """A SQLMesh Context over this project for the configured gateway."""
+def make_context(settings: Settings, unit_tests: bool = True):  # -> sqlmesh.Context (slow to import: lazily)
+    """A SQLMesh Context over this project for the configured gateway (``unit_tests``: load them)."""
     from sqlmesh import Context
 
-    return Context(paths=[str(PROJECT_DIR)], config=build_config(settings))
+    return Context(paths=[str(PROJECT_DIR)], config=build_config(settings, unit_tests=unit_tests))
 
 
 def prepare_catalog(catalog: Catalog, settings: Settings) -> None:
@@ -74,7 +74,7 @@ def run_models(
     execution_time: str | datetime | None = None,
     ignore_cron: bool = False,
 ) -> ModelsRunSummary:
-    """Apply the project to prod (plan), process new intervals (run), then publish the marts.
+    """Apply the project to prod if it changed (plan), process new intervals (run), then publish the marts.
 
     ``restate`` recomputes those models (and what depends on them) over ``start`` to ``end``.
     ``execution_time`` is "now" for SQLMesh (default: the current time): complete intervals
@@ -82,10 +82,17 @@ def run_models(
     metric models run daily and write each period once it has ended.
     """
     prepare_catalog(catalog, settings)
-    context = make_context(settings)
+    restate = list(restate)
     summary = ModelsRunSummary()
+    # A scheduled run of an unchanged project needs no plan: SQLMesh's run processes the new
+    # intervals of prod's models, and its context need not load the unit tests. A plan (new
+    # or changed models, a restatement, the first run) gets a context with them.
+    context = make_context(settings, unit_tests=False)
     try:
-        restate = list(restate)
+        if not restate and not context.diff("prod"):
+            return _run_and_publish(context, catalog, settings, summary, execution_time, ignore_cron, publish)
+        context.close()
+        context = make_context(settings)
         plan = context.plan(
             "prod",
             start=start if restate else None,
@@ -116,13 +123,25 @@ def run_models(
                 auto_apply=True,
                 no_prompts=True,
             )
-        completion = context.run("prod", execution_time=execution_time, ignore_cron=ignore_cron)
-        if completion.is_failure:
-            raise ModelsRunError("sqlmesh run failed; see the log above for the failing model or audit")
-        if publish:
-            publish_marts(context, catalog, settings, summary)
+        return _run_and_publish(context, catalog, settings, summary, execution_time, ignore_cron, publish)
     finally:
         context.close()
+
+
+def _run_and_publish(
+    context,
+    catalog: Catalog,
+    settings: Settings,
+    summary: ModelsRunSummary,
+    execution_time: str | datetime | None,
+    ignore_cron: bool,
+    publish: bool,
+) -> ModelsRunSummary:
+    completion = context.run("prod", execution_time=execution_time, ignore_cron=ignore_cron)
+    if completion.is_failure:
+        raise ModelsRunError("sqlmesh run failed; see the log above for the failing model or audit")
+    if publish:
+        publish_marts(context, catalog, settings, summary)
     return summary
 
 

@@ -201,12 +201,12 @@ def test_a_run_after_new_raw_data_processes_only_the_new_day(lake: Lake) -> None
     snapshots_before = {s.snapshot_id for s in events_table.snapshots()}
 
     with unit_tests_counted() as unit_tests:
-        run_models(settings, lake.catalog, execution_time="2025-09-10")
+        summary = run_models(settings, lake.catalog, execution_time="2025-09-10")
 
     # The first plan added every model, so it ran every unit test; a run of unchanged
-    # models runs none (they ran when the models last changed).
-    assert lake.first_run_unit_tests >= 13
-    assert unit_tests.count == 0
+    # models needs no plan and runs none (they ran when the models last changed).
+    assert lake.first_run.plan_applied and lake.first_run_unit_tests >= 13
+    assert not summary.plan_applied and unit_tests.count == 0
     after = lake.mart("timeseries_events_by_artifact_v0")
     days_after = {t.date() for t in after["time"].to_pylist()}
     assert LAST_DAY in days_after
