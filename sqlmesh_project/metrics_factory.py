@@ -26,11 +26,12 @@ period) with a daily interval unit: an interval rewrites exactly the periods tha
 it, reading from the start of the first of those periods to the end of the last, so a
 period is only ever written whole, whatever the cadence of runs, and a restatement of any
 day inside a period rewrites that period.
-"Over all time" models are FULL and carry the as-of date as ``sample_date``. An additive
-metric (``aggregation_function: SUM``) is the sum of its values in the entity's daily
-model there; the others run their query over all history. (Reading the daily model, one
-row per entity, day and metric, instead of every event of history more than halved the
-over-all-time models, the largest fixed cost of a daily run.)
+"Over all time" models are FULL and carry the as-of date as ``sample_date``.
+For every period longer than a day, an additive metric (``aggregation_function: SUM``) is
+the sum of its values in the entity's daily model; the others run their query over the
+period's events. (Reading the daily model, one row per entity, day and metric, instead of
+every event of history more than halved the over-all-time models, the largest fixed cost
+of a daily run.)
 """
 
 from __future__ import annotations
@@ -349,13 +350,20 @@ def _renamed_ctes(metric_name: str, sql: str, final: str) -> tuple[tuple[str, st
     return (*ctes, (final, query.transform(rename).sql("duckdb")))
 
 
-def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Period) -> str:
+def period_query(
+    metrics: Iterable[MetricDefinition], entity: str, period: Period, sum_daily_values: bool = True
+) -> str:
     """Every metric for one entity and period, one ``UNION ALL`` branch each (DuckDB dialect, SQLMesh macros).
 
     Columns: ``metric_id, <entity>_id, sample_date, amount, unit`` (and ``period_end``
-    unless over all time).
+    unless over all time). ``sum_daily_values=False`` computes every metric with its own
+    query, even those the models sum from the daily model (:func:`sums_daily_values`).
     """
     metrics = list(metrics)
+
+    def from_daily(metric: MetricDefinition) -> bool:
+        return sum_daily_values and sums_daily_values(metric, period)
+
     if not metrics:
         raise ValueError("no metrics to compute")
     relations: set[str] = set()
@@ -363,14 +371,13 @@ def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Perio
         read = referenced_relations(metric.sql)
         if not read:
             raise ValueError(f"metric {metric.name} reads none of the factory's relations {RELATIONS}")
-        if not (period.over_all_time and metric.additive):
+        if not from_daily(metric):
             relations |= read
     ctes = _relation_ctes(entity, period, relations)
-    if period.over_all_time:
-        ctes += _daily_sum_ctes([m for m in metrics if m.additive], entity)
+    ctes += _daily_sum_ctes([m for m in metrics if from_daily(m)], entity, period)
     branches = []
     for metric in metrics:
-        if not (period.over_all_time and metric.additive):
+        if not from_daily(metric):
             ctes += _metric_ctes(metric, keyed=entity != "artifact")
         name = metric.metric_name(period.name)
         branches.append(
@@ -383,38 +390,50 @@ def period_query(metrics: Iterable[MetricDefinition], entity: str, period: Perio
     return f"WITH {with_sql}\n" + "\nUNION ALL\n".join(branches)
 
 
-def _daily_sum_ctes(metrics: list[MetricDefinition], entity: str) -> list[tuple[str, str]]:
-    """Additive metrics over all time: the sums of their values in the entity's daily model.
+def sums_daily_values(metric: MetricDefinition, period: Period) -> bool:
+    """Whether the metric's value for this period is the sum of its values in the daily model.
 
-    Their own query over every day of history would give the same numbers (a sum over days
-    is the sum of the daily sums), but it would read every event of history on every run;
-    the daily model holds one row per entity, day and metric, and is kept incrementally.
+    So for an additive metric (``aggregation_function: SUM``) over any period longer than a
+    day: its own query over the period's events would give the same numbers (a sum over
+    days is the sum of the daily sums), but the daily model holds one row per entity, day
+    and metric, tens of times fewer than the daily events, and is kept incrementally.
     """
+    return metric.additive and period.name != DAILY.name
+
+
+def _daily_sum_ctes(metrics: list[MetricDefinition], entity: str, period: Period) -> list[tuple[str, str]]:
+    """The rows of metrics that sum their daily values (:func:`sums_daily_values`) for the period."""
     if not metrics:
         return []
     ids = {metric.name: metric_id(metric.metric_name(DAILY.name)) for metric in metrics}
     listed = ", ".join(_sql_string(i) for i in ids.values())
+    sample = "bounds.as_of" if period.over_all_time else _bucket(period, "d.sample_date")
+    join_bounds = " CROSS JOIN bounds" if period.over_all_time else ""
     ctes = [
         (
             "daily_sums",
-            f"SELECT metric_id, {entity}_id AS entity_id, SUM(amount) AS amount "
-            f"FROM {timeseries_model(entity, DAILY.name)} WHERE metric_id IN ({listed}) GROUP BY 1, 2",
+            f"SELECT d.metric_id, d.{entity}_id AS entity_id, {sample} AS sample_date, SUM(d.amount) AS amount "
+            f"FROM {timeseries_model(entity, DAILY.name)} AS d{join_bounds} "
+            f"WHERE d.metric_id IN ({listed}) AND {_window(period, 'd.sample_date')} GROUP BY 1, 2, 3",
         )
     ]
     for metric in metrics:
         ctes.append(
             (
                 metric_cte(metric.name),
-                "SELECT d.entity_id, bounds.as_of AS sample_date, d.amount FROM daily_sums AS d CROSS JOIN bounds "
-                f"WHERE d.metric_id = {_sql_string(ids[metric.name])}",
+                "SELECT entity_id, sample_date, amount FROM daily_sums "
+                f"WHERE metric_id = {_sql_string(ids[metric.name])}",
             )
         )
     return ctes
 
 
 def metric_query(metric: MetricDefinition, entity: str, period: Period) -> str:
-    """One metric alone for one entity and period: what ``metrics_v0.rendered_sql`` shows."""
-    return period_query([metric], entity, period)
+    """One metric alone for one entity and period, by its own query: what ``metrics_v0.rendered_sql`` shows.
+
+    The definition over the events, even where the models sum daily values (the same numbers).
+    """
+    return period_query([metric], entity, period, sum_daily_values=False)
 
 
 def period_blueprints(metrics: list[MetricDefinition], periods: Iterable[Period]) -> list[dict]:

@@ -26,6 +26,7 @@ from sqlmesh_project.metrics_factory import (
     metrics_v0_query,
     period_blueprints,
     period_ends_within,
+    period_query,
     period_start,
     timeseries_model,
 )
@@ -130,7 +131,7 @@ def test_a_sum_metric_must_sum_its_amount(tmp_path: Path) -> None:
     assert not load_metric(path).additive
 
 
-def test_additive_metrics_over_all_time_sum_the_daily_model_and_the_others_read_events() -> None:
+def test_additive_metrics_of_longer_periods_sum_the_daily_model_and_the_others_read_events() -> None:
     metrics = {m.name: m for m in load_metrics()}
     not_additive = {
         "contributors",
@@ -143,15 +144,19 @@ def test_additive_metrics_over_all_time_sum_the_daily_model_and_the_others_read_
         "contributor_absence_factor",
     }
     assert {name for name, m in metrics.items() if m.additive} == ISSUE_METRICS - not_additive
-    stars = metric_query(metrics["stars"], "project", OVER_ALL_TIME)
+    daily_model = f"FROM {timeseries_model('project', 'daily')} AS d"
     daily_stars = metric_id("GITHUB_stars_daily")
-    assert f"FROM {timeseries_model('project', 'daily')} WHERE metric_id IN ('{daily_stars}')" in stars
-    assert "\nevents AS (" not in stars  # no event of history is read (bounds only gives the as-of day)
-    developers = metric_query(metrics["active_developers"], "project", OVER_ALL_TIME)
-    assert "\nevents AS (" in developers and timeseries_model("project", "daily") not in developers
-    # Other periods compute every metric from the events, additive or not.
-    daily = metric_query(metrics["stars"], "project", PERIODS[0])
+    for period in PERIODS[1:]:  # weekly … yearly and over all time
+        stars = period_query([metrics["stars"]], "project", period)
+        assert daily_model in stars and f"d.metric_id IN ('{daily_stars}')" in stars, period.name
+        assert "\nevents AS (" not in stars, period.name  # no event is read
+        developers = period_query([metrics["active_developers"]], "project", period)
+        assert "\nevents AS (" in developers and timeseries_model("project", "daily") not in developers
+    # Daily values are computed from the events, additive or not.
+    daily = period_query([metrics["stars"]], "project", PERIODS[0])
     assert "\nevents AS (" in daily and "daily_sums" not in daily
+    # metrics_v0 shows each metric's own query, the definition the sums agree with.
+    assert "daily_sums" not in metric_query(metrics["stars"], "project", OVER_ALL_TIME)
 
 
 def test_a_metric_file_name_must_be_snake_case(tmp_path: Path) -> None:

@@ -129,7 +129,8 @@ for _name, _lookback, _periods in (
         kind={"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": "period_end", **_lookback},
         cron="@{cron}",
         interval_unit="day",
-        depends_on=list(METRIC_INPUTS),
+        # longer periods sum their additive metrics' daily values (sums_daily_values)
+        depends_on=[*METRIC_INPUTS, *([] if _periods == (DAILY,) else [timeseries_model("@{entity}", DAILY.name)])],
         extract_dependencies_from_query=False,
         columns=PERIOD_COLUMNS,
         grain=["metric_id", "@{entity}_id", "sample_date"],
