@@ -31,7 +31,8 @@ from sqlmesh_project.metrics_factory import (
     timeseries_model,
 )
 
-ISSUE_METRICS = {
+# The issue's metrics: those additive over days (aggregation_function: SUM) and the others.
+ADDITIVE_METRICS = {
     "commits",
     "stars",
     "forks",
@@ -41,6 +42,8 @@ ISSUE_METRICS = {
     "merged_pull_requests",
     "comments",
     "releases",
+}
+NOT_ADDITIVE_METRICS = {
     "contributors",
     "new_contributors",
     "active_developers",
@@ -50,6 +53,7 @@ ISSUE_METRICS = {
     "time_to_merge",
     "contributor_absence_factor",
 }
+ISSUE_METRICS = ADDITIVE_METRICS | NOT_ADDITIVE_METRICS
 
 NEW_METRIC = """/*
 display_name: Deleted branches
@@ -133,17 +137,7 @@ def test_a_sum_metric_must_sum_its_amount(tmp_path: Path) -> None:
 
 def test_additive_metrics_of_longer_periods_sum_the_daily_model_and_the_others_read_events() -> None:
     metrics = {m.name: m for m in load_metrics()}
-    not_additive = {
-        "contributors",
-        "new_contributors",
-        "active_developers",
-        "full_time_developers",
-        "part_time_developers",
-        "time_to_first_response",
-        "time_to_merge",
-        "contributor_absence_factor",
-    }
-    assert {name for name, m in metrics.items() if m.additive} == ISSUE_METRICS - not_additive
+    assert {name for name, m in metrics.items() if m.additive} == ADDITIVE_METRICS
     daily_model = f"FROM {timeseries_model('project', 'daily')} AS d"
     daily_stars = metric_id("GITHUB_stars_daily")
     for period in PERIODS[1:]:  # weekly … yearly and over all time

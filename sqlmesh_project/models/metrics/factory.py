@@ -116,11 +116,12 @@ def _no_rows(entity: str) -> exp.Expression:
 
 
 # Daily models re-read the previous day for late events; longer periods are written once
-# ended and need no lookback. (A lookback cannot be a blueprint variable, hence two
+# ended and need no lookback, and sum their additive metrics' daily values
+# (sums_daily_values). (A lookback cannot be a blueprint variable, hence two
 # registrations, which SQLMesh tells apart by their name templates.)
-for _name, _lookback, _periods in (
-    ("metrics.timeseries_to_@{entity}_daily", {"lookback": 1}, (DAILY,)),
-    ("metrics.timeseries_to_@{entity}_@{period}", {}, LONGER_PERIODS),
+for _name, _lookback, _daily_input, _periods in (
+    ("metrics.timeseries_to_@{entity}_daily", {"lookback": 1}, [], (DAILY,)),
+    ("metrics.timeseries_to_@{entity}_@{period}", {}, [timeseries_model("@{entity}", DAILY.name)], LONGER_PERIODS),
 ):
     model(
         _name,
@@ -129,8 +130,7 @@ for _name, _lookback, _periods in (
         kind={"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": "period_end", **_lookback},
         cron="@{cron}",
         interval_unit="day",
-        # longer periods sum their additive metrics' daily values (sums_daily_values)
-        depends_on=[*METRIC_INPUTS, *([] if _periods == (DAILY,) else [timeseries_model("@{entity}", DAILY.name)])],
+        depends_on=[*METRIC_INPUTS, *_daily_input],
         extract_dependencies_from_query=False,
         columns=PERIOD_COLUMNS,
         grain=["metric_id", "@{entity}_id", "sample_date"],
