@@ -145,6 +145,20 @@ def plain_duckdb(settings: Settings, catalog, execution_day: date) -> tuple[floa
         context.close()
 
 
+def model_files(catalog) -> str:
+    """Live data files and delete files of the models' physical tables (how they grow run after run)."""
+    data = deletes = tables = 0
+    for namespace in catalog.list_namespaces():
+        if not namespace[0].startswith("sqlmesh__"):
+            continue
+        for identifier in catalog.list_tables(namespace):
+            tasks = list(catalog.load_table(identifier).scan().plan_files())
+            tables += 1
+            data += len(tasks)
+            deletes += len({delete.file_path for task in tasks for delete in task.delete_files})
+    return f"models' tables: {tables}, data files {data}, delete files {deletes}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -172,7 +186,7 @@ def main() -> None:
         began = time.monotonic()
         backfill = run_models(settings, catalog, execution_time=execution_day.isoformat())
         backfill_seconds = time.monotonic() - began
-        console.print(f"backfill: {backfill_seconds:.1f}s")
+        console.print(f"backfill: {backfill_seconds:.1f}s; {model_files(catalog)}")
         mismatched = {
             m: (backfill.published.get(f"marts.{m}"), n)
             for m, n in plain_rows.items()
@@ -189,7 +203,7 @@ def main() -> None:
             began = time.monotonic()
             run_models(settings, catalog, execution_time=(day.date() + timedelta(days=1)).isoformat())
             days.append((f"{label} {day:%a %Y-%m-%d}", added, time.monotonic() - began))
-            console.print(f"incremental {days[-1][0]}: {days[-1][2]:.1f}s")
+            console.print(f"incremental {days[-1][0]}: {days[-1][2]:.1f}s; {model_files(catalog)}")
     finally:
         server.stop()
 

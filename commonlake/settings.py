@@ -210,7 +210,10 @@ class OrchestrationSettings(BaseModel):
 class MaintenanceSettings(BaseModel):
     """Table maintenance: snapshot expiry, orphan-file removal, compaction."""
 
-    namespaces: list[str] = Field(default_factory=lambda: ["raw"], description="Namespaces whose tables are kept.")
+    namespaces: list[str] = Field(
+        default_factory=lambda: ["raw", "marts", "sqlmesh__*"],
+        description="Namespaces whose tables are kept (globs allowed): raw data, published marts, models' tables.",
+    )
     snapshot_max_age_hours: float = Field(default=7 * 24, ge=0, description="Expire snapshots older than this.")
     retain_last_snapshots: int = Field(default=5, ge=1, description="Snapshots always kept, however old.")
     orphan_min_age_hours: float = Field(

@@ -6,6 +6,11 @@ with PyIceberg's own writer, and swaps old for new in one snapshot through PyIce
 public overwrite producer (``delete_data_file`` + ``append_data_file``). PyIceberg
 validates at commit time that every file being replaced still exists, so a concurrent
 change makes the compaction fail cleanly instead of losing rows.
+
+Files with delete files (DuckDB writes a positional delete file for every ``DELETE``) are
+rewritten with their deletes applied. PyIceberg's overwrite cannot remove the delete
+files themselves; they stay listed but apply to nothing: by the spec a delete file only
+applies to data files of an older sequence number, and the rewritten ones are newer.
 """
 
 from __future__ import annotations
@@ -37,15 +42,19 @@ class CompactionResult:
 
 
 def _groups(tasks: list[FileScanTask], small_file_bytes: int, min_input_files: int) -> list[list[FileScanTask]]:
-    """Small files, grouped by partition; only groups worth rewriting."""
+    """Files worth rewriting, grouped by partition.
+
+    Small files, when a partition has at least ``min_input_files`` of them; and every file
+    with delete files (of any size, even alone), so deleted rows stop being stored and read.
+    """
     by_partition: dict[tuple, list[FileScanTask]] = defaultdict(list)
     for task in tasks:
         data_file = task.file
-        if data_file.file_size_in_bytes >= small_file_bytes:
+        if data_file.file_size_in_bytes >= small_file_bytes and not task.delete_files:
             continue
         by_partition[(data_file.spec_id, tuple(data_file.partition))].append(task)
     ordered = sorted(by_partition.items(), key=lambda item: repr(item[0]))
-    return [group for _, group in ordered if len(group) >= min_input_files]
+    return [group for _, group in ordered if len(group) >= min_input_files or any(task.delete_files for task in group)]
 
 
 def compact_table(table: Table, small_file_bytes: int, min_input_files: int = 2) -> CompactionResult:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError
@@ -42,11 +43,25 @@ class MaintenanceReport:
     orphans: list[OrphanResult] = field(default_factory=list)
 
 
+def _matching_namespaces(catalog: Catalog, patterns: Iterable[str]) -> list[str]:
+    """The namespaces named by ``patterns``; a pattern with ``*``, ``?`` or ``[`` is a glob over the catalog's."""
+    names: list[str] = []
+    existing: list[str] | None = None
+    for pattern in patterns:
+        if not any(char in pattern for char in "*?["):
+            names.append(pattern)
+            continue
+        if existing is None:
+            existing = [".".join(namespace) for namespace in catalog.list_namespaces()]
+        names += [name for name in existing if fnmatchcase(name, pattern)]
+    return list(dict.fromkeys(names))
+
+
 def maintained_tables(catalog: Catalog, namespaces: Iterable[str], tables: Iterable[str] = ()) -> list[Table]:
-    """The tables to maintain: the named ones (``ns.table``), or every table of ``namespaces``."""
+    """The tables to maintain: the named ones (``ns.table``), or every table of ``namespaces`` (globs allowed)."""
     names = list(tables)
     if not names:
-        for namespace in namespaces:
+        for namespace in _matching_namespaces(catalog, namespaces):
             try:
                 names += [".".join(identifier) for identifier in catalog.list_tables(namespace)]
             except NoSuchNamespaceError:

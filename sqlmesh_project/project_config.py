@@ -55,6 +55,7 @@ def local_gateway(settings: Settings) -> GatewayConfig:
         path=settings.catalog.warehouse,
         endpoint=settings.catalog_uri,
         secret="commonlake_catalog" if settings.catalog.credential else None,
+        pyiceberg_properties=tuple(sorted(settings.rest_catalog_properties().items())),
         setup_statements=(*secret_statements(settings), f"SET TimeZone = '{SESSION_TIME_ZONE}'"),
     )
     return GatewayConfig(

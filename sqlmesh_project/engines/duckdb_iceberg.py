@@ -7,14 +7,22 @@ names the failure it avoids. Selected from ``project_config.py`` for the ``local
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.table import Table
 from sqlglot import exp
 from sqlmesh.core.config.connection import ConnectionConfig, DuckDBAttachOptions, DuckDBConnectionConfig
 from sqlmesh.core.engine_adapter.base import EngineAdapter
 from sqlmesh.core.engine_adapter.duckdb import DuckDBEngineAdapter
 
 from commonlake.duckdb_attach import load_iceberg_extensions
+from sqlmesh_project.engines.iceberg_overwrite import Replacement, choose_replacement, iceberg_filter, overwrite_files
+
+if t.TYPE_CHECKING:
+    from sqlmesh.core._typing import TableName
+    from sqlmesh.core.engine_adapter.shared import SourceQuery
 
 
 class IcebergAttachOptions(DuckDBAttachOptions):
@@ -29,6 +37,8 @@ class IcebergAttachOptions(DuckDBAttachOptions):
     secret: str | None = None
     # CREATE SECRET … statements run before the ATTACH; a tuple because SQLMesh hashes attach options.
     setup_statements: tuple[str, ...] = ()
+    # PyIceberg RestCatalog properties of the same catalog (see iceberg_overwrite.py); empty: DuckDB writes only.
+    pyiceberg_properties: tuple[tuple[str, str], ...] = ()
 
     def to_sql(self, alias: str) -> str:
         options = ["TYPE iceberg", f"ENDPOINT '{self.endpoint}'", f"DEFAULT_SCHEMA '{self.default_schema}'"]
@@ -44,6 +54,14 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
     # "CREATE OR REPLACE not supported in DuckDB-Iceberg": FULL models then use DELETE + INSERT.
     SUPPORTS_REPLACE_TABLE = False
 
+    # PyIceberg properties per attached Iceberg catalog alias, set by the connection config.
+    pyiceberg_properties: dict[str, dict[str, str]] = {}
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pyiceberg_catalogs: dict[str, Catalog] = {}
+        self._pyiceberg_lock = threading.Lock()
+
     def set_current_catalog(self, catalog: str) -> None:
         # Once an Iceberg catalog is current, `USE "local"` is read as schema `local` of
         # that catalog ("View with name … already exists" at promotion); name both parts.
@@ -52,6 +70,55 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
     def _is_iceberg(self, name: t.Any) -> bool:
         catalog = exp.to_table(name).catalog if not isinstance(name, str) or "." in name else None
         return self._get_catalog_type(catalog or self.get_current_catalog()) == "iceberg"
+
+    def with_settings(self, **kwargs: t.Any) -> EngineAdapter:
+        """SQLMesh's copy for a run (log level, correlation id) keeps the PyIceberg catalogs."""
+        adapter = super().with_settings(**kwargs)
+        assert isinstance(adapter, IcebergDuckDBEngineAdapter)
+        adapter.pyiceberg_properties = self.pyiceberg_properties
+        adapter._pyiceberg_catalogs, adapter._pyiceberg_lock = self._pyiceberg_catalogs, self._pyiceberg_lock
+        return adapter
+
+    def _pyiceberg_table(self, table: exp.Table) -> Table | None:
+        """The PyIceberg table behind ``table``, when its catalog is an attached Iceberg REST catalog."""
+        alias = table.catalog or self.get_current_catalog()
+        properties = self.pyiceberg_properties.get(alias or "")
+        if properties is None or not table.db:
+            return None
+        with self._pyiceberg_lock:
+            catalog = self._pyiceberg_catalogs.get(alias)
+            if catalog is None:
+                catalog = self._pyiceberg_catalogs[alias] = load_catalog(alias, **properties)
+        return catalog.load_table((table.db, table.name))
+
+    def _insert_overwrite_by_condition(
+        self,
+        table_name: TableName,
+        source_queries: list[SourceQuery],
+        target_columns_to_types: dict[str, exp.DataType] | None = None,
+        where: exp.Condition | None = None,
+        insert_overwrite_strategy_override: t.Any = None,
+        **kwargs: t.Any,
+    ) -> None:
+        """Replace rows by dropping whole files (or skip the delete) when possible; see iceberg_overwrite.py."""
+        target = exp.to_table(table_name)
+        iceberg = self._pyiceberg_table(target) if len(source_queries) == 1 else None
+        condition = iceberg_filter(where, iceberg.schema()) if iceberg is not None else None
+        replacement = choose_replacement(iceberg, condition) if iceberg is not None and condition is not None else None
+        if replacement is None or replacement is Replacement.ROW_DELETES:
+            super()._insert_overwrite_by_condition(
+                table_name, source_queries, target_columns_to_types, where, insert_overwrite_strategy_override, **kwargs
+            )
+            return
+        assert iceberg is not None and condition is not None
+        target_columns_to_types = target_columns_to_types or self.columns(target)
+        with source_queries[0] as query:
+            query = self._order_projections_and_filter(query, target_columns_to_types, where=where)
+            if replacement is Replacement.APPEND:
+                self._insert_append_query(target, query, target_columns_to_types, order_projections=False)
+            else:
+                self.execute(query)
+                overwrite_files(iceberg, self.cursor.to_arrow_table(), condition)
 
     def _drop_object(
         self,
@@ -101,6 +168,12 @@ class IcebergDuckDBConnectionConfig(DuckDBConnectionConfig):
             adapter = ConnectionConfig.create_engine_adapter(
                 self, register_comments_override, concurrent_tasks=concurrent_tasks
             )
+            assert isinstance(adapter, IcebergDuckDBEngineAdapter)
+            adapter.pyiceberg_properties = {
+                alias: dict(options.pyiceberg_properties)
+                for alias, options in (self.catalogs or {}).items()
+                if isinstance(options, IcebergAttachOptions) and options.pyiceberg_properties
+            }
             self._adapters[key] = adapter
         return adapter
 

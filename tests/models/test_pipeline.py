@@ -21,6 +21,7 @@ from sqlmesh import Context
 from commonlake.duckdb_attach import connect
 from ingestion.pipelines import load_gharchive, load_ossd
 from ingestion.synthetic import SampleManifest, SampleSpec, generate_sample
+from operations.maintenance import MaintenanceStep, run_maintenance
 from sqlmesh_project.metrics_factory import metric_id
 from sqlmesh_project.runner import ModelsRunSummary, make_context, physical_identifier, run_models
 from tests.conftest import RunningCatalog, make_settings, start_catalog
@@ -225,6 +226,35 @@ def test_a_run_after_new_raw_data_processes_only_the_new_day(lake: Lake) -> None
     assert added == recent > 0
     daily = _metric(lake.mart("timeseries_metrics_by_artifact_v0"), "GITHUB_commits_daily")
     assert LAST_DAY in set(daily["sample_date"].to_pylist())
+    # FULL models were replaced by dropping their old data files: no delete files, no dead rows.
+    for model in ("staging.stg_ossd__projects", "marts.code_metrics_by_project_v1"):
+        table = _physical(lake, model)
+        tasks = list(table.scan().plan_files())
+        assert tasks and not any(task.delete_files for task in tasks), model
+        assert sum(task.file.record_count for task in tasks) == table.scan().count() > 0, model
+        assert table.current_snapshot().summary["total-delete-files"] == "0", model
+
+
+def test_maintenance_compacts_away_the_models_row_deletes(lake: Lake) -> None:
+    # Runs after the incremental day: its lookback cut through the backfill's files, which
+    # DuckDB answers with positional delete files.
+    identifier = ".".join(_physical(lake, "intermediate.int_events__github").name()[-2:])
+    table = lake.catalog.load_table(identifier)
+    rows_before = table.scan().to_arrow().sort_by([("event_source_id", "ascending")])
+    assert any(task.delete_files for task in table.scan().plan_files())
+
+    report = run_maintenance(lake.catalog, lake.running.settings.maintenance, [MaintenanceStep.COMPACT])
+
+    compacted = {result.table for result in report.compaction if result.files_before}
+    assert identifier in compacted, "the default namespaces include the models' tables"
+    table.refresh()
+    assert not any(task.delete_files for task in table.scan().plan_files())
+    assert table.scan().to_arrow().sort_by([("event_source_id", "ascending")]).equals(rows_before)
+    con = connect(lake.running.settings, alias="lake")
+    try:
+        assert con.execute(f"SELECT count(*) FROM lake.{identifier}").fetchone()[0] == rows_before.num_rows
+    finally:
+        con.close()
 
 
 def test_restating_a_day_recomputes_it_and_its_periods(lake: Lake) -> None:
