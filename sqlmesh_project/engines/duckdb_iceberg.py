@@ -48,19 +48,31 @@ class IcebergAttachOptions(DuckDBAttachOptions):
         return f"ATTACH IF NOT EXISTS '{self.path}' AS {alias} ({', '.join(options)})"
 
 
+class PyIcebergCatalogs:
+    """PyIceberg catalogs of the attached Iceberg REST catalogs, by DuckDB alias, connected on first use."""
+
+    def __init__(self, properties: dict[str, dict[str, str]]) -> None:
+        self._properties = properties
+        self._catalogs: dict[str, Catalog] = {}
+        self._lock = threading.Lock()  # SQLMesh evaluates models in several threads
+
+    def table(self, alias: str, namespace: str, name: str) -> Table | None:
+        """The table ``namespace.name`` of the catalog attached as ``alias``; None if that is no such catalog."""
+        properties = self._properties.get(alias)
+        if properties is None:
+            return None
+        with self._lock:
+            catalog = self._catalogs.get(alias)
+            if catalog is None:
+                catalog = self._catalogs[alias] = load_catalog(alias, **properties)
+        return catalog.load_table((namespace, name))
+
+
 class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
     """DuckDB adapter that knows some of its catalogs are Iceberg."""
 
     # "CREATE OR REPLACE not supported in DuckDB-Iceberg": FULL models then use DELETE + INSERT.
     SUPPORTS_REPLACE_TABLE = False
-
-    # PyIceberg properties per attached Iceberg catalog alias, set by the connection config.
-    pyiceberg_properties: dict[str, dict[str, str]] = {}
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pyiceberg_catalogs: dict[str, Catalog] = {}
-        self._pyiceberg_lock = threading.Lock()
 
     def set_current_catalog(self, catalog: str) -> None:
         # Once an Iceberg catalog is current, `USE "local"` is read as schema `local` of
@@ -71,25 +83,13 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
         catalog = exp.to_table(name).catalog if not isinstance(name, str) or "." in name else None
         return self._get_catalog_type(catalog or self.get_current_catalog()) == "iceberg"
 
-    def with_settings(self, **kwargs: t.Any) -> EngineAdapter:
-        """SQLMesh's copy for a run (log level, correlation id) keeps the PyIceberg catalogs."""
-        adapter = super().with_settings(**kwargs)
-        assert isinstance(adapter, IcebergDuckDBEngineAdapter)
-        adapter.pyiceberg_properties = self.pyiceberg_properties
-        adapter._pyiceberg_catalogs, adapter._pyiceberg_lock = self._pyiceberg_catalogs, self._pyiceberg_lock
-        return adapter
-
     def _pyiceberg_table(self, table: exp.Table) -> Table | None:
         """The PyIceberg table behind ``table``, when its catalog is an attached Iceberg REST catalog."""
-        alias = table.catalog or self.get_current_catalog()
-        properties = self.pyiceberg_properties.get(alias or "")
-        if properties is None or not table.db:
+        # Engine config from the connection config; SQLMesh carries it into its adapter copies.
+        catalogs: PyIcebergCatalogs | None = self._extra_config.get("pyiceberg_catalogs")
+        if catalogs is None or not table.db:
             return None
-        with self._pyiceberg_lock:
-            catalog = self._pyiceberg_catalogs.get(alias)
-            if catalog is None:
-                catalog = self._pyiceberg_catalogs[alias] = load_catalog(alias, **properties)
-        return catalog.load_table((table.db, table.name))
+        return catalogs.table(table.catalog or self.get_current_catalog() or "", table.db, table.name)
 
     def _insert_overwrite_by_condition(
         self,
@@ -168,14 +168,17 @@ class IcebergDuckDBConnectionConfig(DuckDBConnectionConfig):
             adapter = ConnectionConfig.create_engine_adapter(
                 self, register_comments_override, concurrent_tasks=concurrent_tasks
             )
-            assert isinstance(adapter, IcebergDuckDBEngineAdapter)
-            adapter.pyiceberg_properties = {
-                alias: dict(options.pyiceberg_properties)
-                for alias, options in (self.catalogs or {}).items()
-                if isinstance(options, IcebergAttachOptions) and options.pyiceberg_properties
-            }
             self._adapters[key] = adapter
         return adapter
+
+    @property
+    def _extra_engine_config(self) -> dict[str, t.Any]:
+        properties = {
+            alias: dict(options.pyiceberg_properties)
+            for alias, options in (self.catalogs or {}).items()
+            if isinstance(options, IcebergAttachOptions) and options.pyiceberg_properties
+        }
+        return {**super()._extra_engine_config, "pyiceberg_catalogs": PyIcebergCatalogs(properties)}
 
     @property
     def _engine_adapter(self) -> type[IcebergDuckDBEngineAdapter]:

@@ -87,6 +87,7 @@ def choose_replacement(table: Table, condition: BooleanExpression) -> Replacemen
         return Replacement.APPEND
     if isinstance(condition, AlwaysTrue):
         return Replacement.DROP_FILES
+    # The evaluator PyIceberg's own overwrite decides with; it has no public name (pinned 0.12).
     strict = _StrictMetricsEvaluator(table.schema(), condition, case_sensitive=False)
     return Replacement.DROP_FILES if all(strict.eval(task.file) for task in tasks) else Replacement.ROW_DELETES
 
