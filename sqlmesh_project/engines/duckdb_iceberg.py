@@ -7,10 +7,12 @@ names the failure it avoids. Selected from ``project_config.py`` for the ``local
 
 from __future__ import annotations
 
+import logging
 import threading
 import typing as t
 
 from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table
 from sqlglot import exp
 from sqlmesh.core.config.connection import ConnectionConfig, DuckDBAttachOptions, DuckDBConnectionConfig
@@ -19,6 +21,9 @@ from sqlmesh.core.engine_adapter.duckdb import DuckDBEngineAdapter
 
 from commonlake.duckdb_attach import load_iceberg_extensions
 from sqlmesh_project.engines.iceberg_overwrite import Replacement, choose_replacement, iceberg_filter, overwrite_files
+from sqlmesh_project.engines.refresh_fingerprint import last_fingerprint, refresh_fingerprint
+
+logger = logging.getLogger(__name__)
 
 if t.TYPE_CHECKING:
     from sqlmesh.core._typing import TableName
@@ -114,11 +119,21 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
         target_columns_to_types = target_columns_to_types or self.columns(target)
         with source_queries[0] as query:
             query = self._order_projections_and_filter(query, target_columns_to_types, where=where)
-            if replacement is Replacement.APPEND:
+            # A FULL refresh (the whole table replaced) is skipped when its query and inputs are
+            # unchanged since it was written; see refresh_fingerprint.py.
+            fingerprint = (
+                refresh_fingerprint(query, self._pyiceberg_table, self.dialect)
+                if isinstance(condition, AlwaysTrue)
+                else None
+            )
+            if fingerprint is not None and fingerprint == last_fingerprint(iceberg):
+                logger.info("%s: query and inputs unchanged since its last refresh, not rewritten", target.sql())
+                return
+            if replacement is Replacement.APPEND and fingerprint is None:
                 self._insert_append_query(target, query, target_columns_to_types, order_projections=False)
             else:
                 self.execute(query)
-                overwrite_files(iceberg, self.cursor.to_arrow_table(), condition)
+                overwrite_files(iceberg, self.cursor.to_arrow_table(), condition, fingerprint)
 
     def _drop_object(
         self,

@@ -32,6 +32,8 @@ from pyiceberg.table import Table
 from pyiceberg.types import DateType, TimestampType, TimestamptzType
 from sqlglot import exp
 
+from sqlmesh_project.engines.refresh_fingerprint import REFRESH_FINGERPRINT
+
 
 class Replacement(enum.Enum):
     """How to replace the rows a condition selects."""
@@ -103,6 +105,13 @@ def conform(rows: pa.Table, table: Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def overwrite_files(table: Table, rows: pa.Table, condition: BooleanExpression) -> None:
-    """Atomically drop the data files inside ``condition`` and append ``rows`` (one commit)."""
-    table.overwrite(conform(rows, table), overwrite_filter=condition)
+def overwrite_files(table: Table, rows: pa.Table, condition: BooleanExpression, fingerprint: str | None = None) -> None:
+    """Atomically drop the data files inside ``condition`` and append ``rows`` (one commit).
+
+    ``fingerprint``: recorded on the new snapshot (see refresh_fingerprint.py).
+    """
+    properties = {REFRESH_FINGERPRINT: fingerprint} if fingerprint else {}
+    if table.current_snapshot() is None:  # nothing to drop (PyIceberg's overwrite would warn so)
+        table.append(conform(rows, table), snapshot_properties=properties)
+    else:
+        table.overwrite(conform(rows, table), overwrite_filter=condition, snapshot_properties=properties)

@@ -293,6 +293,22 @@ def test_restating_a_day_recomputes_it_and_its_periods(lake: Lake) -> None:
     assert {k: v for k, v in weekly_after.items() if k != week} == {k: v for k, v in weekly_before.items() if k != week}
 
 
+def test_full_models_with_unchanged_inputs_are_not_rewritten(lake: Lake) -> None:
+    # A day without new raw data, after earlier runs refreshed every FULL model at least once
+    # (the first write of a model, when SQLMesh creates its table, records no fingerprint).
+    full_models = ("staging.stg_ossd__projects", "marts.projects_v1", "marts.metrics_v0")
+    reading_events = "marts.code_metrics_by_project_v1"  # its input's lookback day is rewritten
+    before = {model: _physical(lake, model).current_snapshot().snapshot_id for model in (*full_models, reading_events)}
+
+    summary = run_models(lake.running.settings, lake.catalog, execution_time="2025-09-11")
+
+    after = {model: _physical(lake, model).current_snapshot().snapshot_id for model in before}
+    assert {model for model in before if after[model] != before[model]} == {reading_events}
+    assert {"marts.projects_v1", "marts.metrics_v0"} <= set(summary.unchanged)
+    assert "marts.code_metrics_by_project_v1" in summary.published
+    assert lake.mart("projects_v1").num_rows > 0
+
+
 def _physical(lake: Lake, model: str):
     context = make_context(lake.running.settings)
     try:
