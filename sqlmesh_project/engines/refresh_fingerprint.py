@@ -14,6 +14,8 @@ or calls a function whose value changes between runs (the current time, random n
 sequences), gets no fingerprint and always runs. Anything that writes the table otherwise
 (a DuckDB insert, maintenance's compaction) leaves no fingerprint on its snapshot, so the
 next refresh runs; a skip needs the fingerprint on the table's *current* snapshot.
+The inputs' versions are read before the query runs: an input that changes meanwhile
+makes the next refresh run again; a change is never skipped.
 
 SQLMesh has no notion of input versions (its intervals are time, not data), hence this
 module; the fingerprint lives in the Iceberg snapshot it describes, so it cannot go stale
