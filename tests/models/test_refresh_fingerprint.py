@@ -55,7 +55,10 @@ def running(tmp_path: Path) -> Iterator[RunningCatalog]:
 
 
 def _adapter(running: RunningCatalog):
-    return build_config(running.settings).get_gateway().connection.create_engine_adapter()
+    """The project's DuckDB adapter on this catalog, with an empty ``ns.target`` (as SQLMesh creates it)."""
+    adapter = build_config(running.settings).get_gateway().connection.create_engine_adapter()
+    adapter.execute("CREATE TABLE ice.ns.target (id BIGINT, name TEXT)")
+    return adapter
 
 
 def _refresh(adapter, query: str) -> None:
@@ -69,7 +72,6 @@ def _current(running: RunningCatalog):
 
 def test_an_unchanged_refresh_is_skipped_and_a_changed_input_reruns_it(running: RunningCatalog) -> None:
     adapter = _adapter(running)
-    adapter.execute("CREATE TABLE ice.ns.target (id BIGINT, name TEXT)")
     query = "SELECT id, upper(name) AS name FROM ice.ns.source"
 
     _refresh(adapter, query)
@@ -93,7 +95,6 @@ def test_an_unchanged_refresh_is_skipped_and_a_changed_input_reruns_it(running: 
 
 def test_volatile_queries_and_foreign_writes_always_refresh(running: RunningCatalog) -> None:
     adapter = _adapter(running)
-    adapter.execute("CREATE TABLE ice.ns.target (id BIGINT, name TEXT)")
     volatile = "SELECT id, CAST(now() AS TEXT) AS name FROM ice.ns.source"
     _refresh(adapter, volatile)
     first = _current(running)
