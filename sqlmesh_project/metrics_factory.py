@@ -310,44 +310,58 @@ def referenced_relations(sql: str) -> frozenset[str]:
     return frozenset((tables - own) & set(RELATIONS))
 
 
-def _metric_ctes(metric: MetricDefinition, keyed: bool) -> list[tuple[str, str]]:
-    """A metric's own CTEs, renamed ``<metric>__<cte>``, then its rows as :func:`metric_cte`.
+def _metric_ctes(metrics: list[MetricDefinition], keyed: bool) -> list[tuple[str, str]]:
+    """The metrics' own CTEs, renamed ``<metric>__<cte>``, then each one's rows as :func:`metric_cte`.
 
-    ``keyed``: the relations carry integer entity keys (see :func:`_entity_map`); the
+    A CTE identical to one an earlier metric already defined (same query over the same
+    relations, e.g. the developers' commit days that full- and part-time developers both
+    count) is not repeated: the later metric reads the earlier one, so the engine
+    computes it once.
+
+    ``keyed``: the relations carry integer entity keys (see :func:`_entity_map`); each
     metric's query then becomes ``<metric>__keyed`` and :func:`metric_cte` swaps the keys
     for the entity ids.
     """
-    if not keyed:
-        return list(_renamed_ctes(metric.name, metric.sql, metric_cte(metric.name)))
-    keyed_cte = f"{metric.name}__{KEYED}"
-    return [
-        *_renamed_ctes(metric.name, metric.sql, keyed_cte),
-        (
-            metric_cte(metric.name),
-            f"SELECT k.entity_id, v.sample_date, v.amount FROM {keyed_cte} AS v "
-            "JOIN entity_keys AS k ON k.entity_key = v.entity_id",
-        ),
-    ]
+    return list(_shared_metric_ctes(tuple((metric.name, metric.sql) for metric in metrics), keyed))
 
 
 @functools.lru_cache(maxsize=256)
-def _renamed_ctes(metric_name: str, sql: str, final: str) -> tuple[tuple[str, str], ...]:
-    query = _parsed_metric(sql).copy()
-    with_ = query.args.get("with_")
-    inner = list(with_.expressions) if with_ else []
-    query.set("with_", None)
-    renamed = {cte.alias_or_name: f"{metric_name}__{cte.alias_or_name}" for cte in inner}
-    reserved = sorted(set(renamed) & {METRIC_VALUES, KEYED})
-    if reserved:
-        raise ValueError(f"metric {metric_name}: the factory names CTEs {reserved} itself; rename the metric's own")
+def _shared_metric_ctes(metrics: tuple[tuple[str, str], ...], keyed: bool) -> tuple[tuple[str, str], ...]:
+    ctes: list[tuple[str, str]] = []
+    by_query: dict[str, str] = {}  # a CTE's SQL (references resolved) → the CTE that computes it
+    for metric_name, sql in metrics:
+        query = _parsed_metric(sql).copy()
+        with_ = query.args.get("with_")
+        inner = list(with_.expressions) if with_ else []
+        query.set("with_", None)
+        reserved = sorted({cte.alias_or_name for cte in inner} & {METRIC_VALUES, KEYED})
+        if reserved:
+            raise ValueError(f"metric {metric_name}: the factory names CTEs {reserved} itself; rename the metric's own")
+        renamed: dict[str, str] = {}  # this metric's CTE names defined so far → their names in the model
+        for cte in inner:
+            body = cte.this.transform(_rename_tables, renamed).sql("duckdb")
+            if body not in by_query:
+                by_query[body] = f"{metric_name}__{cte.alias_or_name}"
+                ctes.append((by_query[body], body))
+            renamed[cte.alias_or_name] = by_query[body]
+        final = f"{metric_name}__{KEYED}" if keyed else metric_cte(metric_name)
+        ctes.append((final, query.transform(_rename_tables, renamed).sql("duckdb")))
+        if keyed:
+            ctes.append(
+                (
+                    metric_cte(metric_name),
+                    f"SELECT k.entity_id, v.sample_date, v.amount FROM {final} AS v "
+                    "JOIN entity_keys AS k ON k.entity_key = v.entity_id",
+                )
+            )
+    return tuple(ctes)
 
-    def rename(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and not node.db and node.name in renamed:
-            node.set("this", exp.to_identifier(renamed[node.name]))
-        return node
 
-    ctes = [(renamed[cte.alias_or_name], cte.this.transform(rename).sql("duckdb")) for cte in inner]
-    return (*ctes, (final, query.transform(rename).sql("duckdb")))
+def _rename_tables(node: exp.Expression, names: dict[str, str]) -> exp.Expression:
+    """``node`` with an unqualified table named in ``names`` renamed (a ``transform`` callback)."""
+    if isinstance(node, exp.Table) and not node.db and node.name in names:
+        node.set("this", exp.to_identifier(names[node.name]))
+    return node
 
 
 def period_query(
@@ -375,10 +389,9 @@ def period_query(
             relations |= read
     ctes = _relation_ctes(entity, period, relations)
     ctes += _daily_sum_ctes([m for m in metrics if from_daily(m)], entity, period)
+    ctes += _metric_ctes([m for m in metrics if not from_daily(m)], keyed=entity != "artifact")
     branches = []
     for metric in metrics:
-        if not from_daily(metric):
-            ctes += _metric_ctes(metric, keyed=entity != "artifact")
         name = metric.metric_name(period.name)
         branches.append(
             f"SELECT {_sql_string(metric_id(name))} AS metric_id, entity_id AS {entity}_id, "

@@ -12,7 +12,7 @@ import pytest
 from sqlglot import exp
 
 from sqlmesh_project.macros.exact_median import exact_median
-from sqlmesh_project.metric_definitions import MetricDefinitionError, load_metric, load_metrics
+from sqlmesh_project.metric_definitions import MetricDefinition, MetricDefinitionError, load_metric, load_metrics
 from sqlmesh_project.metrics_factory import (
     ENTITIES,
     OVER_ALL_TIME,
@@ -177,6 +177,50 @@ def test_a_metric_may_not_name_a_cte_as_the_factory_does(tmp_path: Path) -> None
     )
     with pytest.raises(ValueError, match=rf"names CTEs \['{own_cte}'\] itself"):
         metric_query(load_metric(path), "project", PERIODS[0])
+
+
+def _days_metric(tmp_path: Path, name: str, event_type: str, having: str) -> MetricDefinition:
+    """A metric counting developers by their active days, through a CTE named ``days``."""
+    path = tmp_path / f"{name}.sql"
+    path.write_text(
+        f"/*\ndisplay_name: {name}\ndescription: d\nunit: developers\naggregation_function: COUNT_DISTINCT\n*/\n"
+        "WITH days AS (SELECT entity_id, sample_date, developer_id, COUNT(DISTINCT bucket_day) AS n FROM events "
+        f"WHERE event_type = '{event_type}' GROUP BY entity_id, sample_date, developer_id)\n"
+        f"SELECT entity_id, sample_date, COUNT(*) AS amount FROM days WHERE {having} GROUP BY entity_id, sample_date"
+    )
+    return load_metric(path)
+
+
+def test_a_cte_two_metrics_define_alike_is_computed_once(tmp_path: Path) -> None:
+    busy = _days_metric(tmp_path, "busy", "COMMIT_CODE", "n >= 2")
+    casual = _days_metric(tmp_path, "casual", "COMMIT_CODE", "n < 2")  # the same `days` as busy
+    fans = _days_metric(tmp_path, "fans", "STARRED", "n >= 2")  # a `days` of its own
+    query = period_query([busy, casual, fans], "artifact", OVER_ALL_TIME)
+    assert query.count("busy__days AS (") == 1 and "casual__days" not in query
+    assert "FROM busy__days WHERE n < 2" in query
+    assert "fans__days AS (" in query and "FROM fans__days WHERE n >= 2" in query
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA intermediate")
+    con.execute(
+        "CREATE TABLE intermediate.int_events_daily__github AS SELECT * FROM (VALUES "
+        "(DATE '2025-09-01', 'COMMIT_CODE', 'dev_1'), (DATE '2025-09-02', 'COMMIT_CODE', 'dev_1'), "
+        "(DATE '2025-09-02', 'COMMIT_CODE', 'dev_2'), (DATE '2025-09-01', 'STARRED', 'dev_3'), "
+        "(DATE '2025-09-03', 'STARRED', 'dev_3'), (DATE '2025-09-03', 'STARRED', 'dev_2')) AS t(bucket_day, "
+        "event_type, from_artifact_id), LATERAL (SELECT 'GITHUB' AS event_source, 'repo_a' AS to_artifact_id, "
+        "FALSE AS from_is_bot, 1.0 AS amount, 1 AS event_count)"
+    )
+    amounts = {row[0]: row[1] for row in con.execute(f"SELECT metric_id, amount FROM ({query})").fetchall()}
+    expected = {"busy": 1.0, "casual": 1.0, "fans": 1.0}  # dev_1 | dev_2 | dev_3
+    assert {m: amounts[metric_id(f"GITHUB_{m}_over_all_time")] for m in expected} == expected
+    for metric in (busy, casual, fans):  # each metric alone gives the same number
+        alone = con.execute(f"SELECT amount FROM ({metric_query(metric, 'artifact', OVER_ALL_TIME)})").fetchall()
+        assert alone == [(expected[metric.name],)]
+
+
+def test_full_and_part_time_developers_share_their_commit_days() -> None:
+    query = period_query(load_metrics(), "project", OVER_ALL_TIME)
+    assert query.count("__commit_days AS (") == 1
+    assert "FROM full_time_developers__commit_days WHERE active_days < " in query  # part-time's rows
 
 
 def test_project_and_collection_metrics_group_by_integer_keys_and_return_entity_ids() -> None:
