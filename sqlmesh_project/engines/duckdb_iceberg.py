@@ -96,6 +96,48 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
             return None
         return catalogs.table(table.catalog or self.get_current_catalog() or "", table.db, table.name)
 
+    def replace_query(
+        self,
+        table_name: TableName,
+        query_or_df: t.Any,
+        target_columns_to_types: dict[str, exp.DataType] | None = None,
+        table_description: str | None = None,
+        column_descriptions: dict[str, str] | None = None,
+        source_columns: list[str] | None = None,
+        supports_replace_table_override: bool | None = None,
+        **kwargs: t.Any,
+    ) -> None:
+        """A FULL model's refresh; its first one, into a missing Iceberg table, records a fingerprint too.
+
+        SQLMesh writes a missing table with ``CREATE TABLE … AS query``, which DuckDB commits
+        without a refresh fingerprint, so the next refresh rewrote the same rows (every SQL
+        FULL model, on the first run after a backfill). Creating the table empty first, with
+        the columns and types that CTAS gives it, sends the first write through
+        :meth:`_insert_overwrite_by_condition` like every later one.
+        """
+        target = exp.to_table(table_name)
+        if isinstance(query_or_df, exp.Query) and self._is_iceberg(target) and not self.table_exists(target):
+            self.ctas(
+                target,
+                exp.select("*").from_(query_or_df.copy().subquery("source")).where(exp.false()),
+                target_columns_to_types,
+                exists=True,
+                table_description=table_description,
+                column_descriptions=column_descriptions,
+                source_columns=source_columns,
+                **kwargs,
+            )
+        super().replace_query(
+            table_name,
+            query_or_df,
+            target_columns_to_types,
+            table_description,
+            column_descriptions,
+            source_columns,
+            supports_replace_table_override,
+            **kwargs,
+        )
+
     def _insert_overwrite_by_condition(
         self,
         table_name: TableName,

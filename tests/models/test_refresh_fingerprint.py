@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -111,3 +112,26 @@ def test_volatile_queries_and_foreign_writes_always_refresh(running: RunningCata
     target = running.catalog.load_table("ns.target")
     assert target.current_snapshot().snapshot_id != recorded.snapshot_id
     assert sorted(target.scan().to_arrow()["id"].to_pylist()) == [1, 2]
+
+
+def test_the_first_refresh_creates_the_table_and_records_its_fingerprint(running: RunningCatalog) -> None:
+    """A FULL model's first write (its table missing, as SQLMesh leaves an unannotated model's) is fingerprinted."""
+    adapter = build_config(running.settings).get_gateway().connection.create_engine_adapter()
+    query = "SELECT id, upper(name) AS name, id * 2.5 AS score FROM ice.ns.source"
+
+    _refresh(adapter, query)
+    table = running.catalog.load_table("ns.target")
+    written = table.current_snapshot()
+    assert written is not None and last_fingerprint(table) is not None
+    # The columns and types DuckDB's own CREATE TABLE … AS gives them, and the query's rows once.
+    adapter.execute(f"CREATE TABLE ice.ns.by_ctas AS {query}")
+    by_ctas = running.catalog.load_table("ns.by_ctas").schema()
+    assert [(f.name, f.field_type) for f in table.schema().fields] == [(f.name, f.field_type) for f in by_ctas.fields]
+    assert table.scan().to_arrow().sort_by("id").to_pydict() == {
+        "id": [1, 2],
+        "name": ["A", "B"],
+        "score": [Decimal("2.5"), Decimal("5")],
+    }
+
+    _refresh(adapter, query)
+    assert _current(running).snapshot_id == written.snapshot_id, "same query, same inputs: not rewritten"
