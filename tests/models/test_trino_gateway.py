@@ -19,6 +19,7 @@ import pytest
 import sqlglot
 from sqlmesh import Context
 
+from commonlake.parsed_sql import parse_duckdb
 from commonlake.settings import Settings
 from sqlmesh_project.project_config import PROJECT_DIR, build_config
 
@@ -64,6 +65,16 @@ def test_every_model_renders_as_valid_trino_sql(trino_context: Context) -> None:
         assert not re.search(r"BETWEEN '\d{4}-\d{2}-\d{2}", sql), name
         assert "PERCENTILE_CONT" not in sql and "MEDIAN(" not in sql, name  # not exact / not Trino
         assert "SHA256(CONCAT" not in sql, name  # Trino's SHA256 takes varbinary
+
+
+def test_metric_models_parse_their_generated_query_once_per_process(trino_context: Context) -> None:
+    """SQLMesh re-creates a Python model's own functions for each render; the parse cache outlives them."""
+    for name in ("metrics.timeseries_to_project_daily", "metrics.timeseries_to_project_daily"):
+        before = parse_duckdb.cache_info()
+        trino_context.render(name, start="2025-09-02", end="2025-09-02", execution_time="2025-09-03")
+        after = parse_duckdb.cache_info()
+        assert after.hits + after.misses > before.hits + before.misses, "the model renders through the cache"
+    assert after.misses == before.misses, "the second render parses nothing"
 
 
 def test_time_filters_are_typed_for_trino(trino_context: Context) -> None:

@@ -14,7 +14,6 @@ its columns and its inputs, so loading the project renders no query to infer the
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime
 
 from sqlglot import exp
@@ -25,6 +24,7 @@ from sqlmesh.core.model.kind import ModelKindName
 from sqlmesh.utils.date import to_datetime
 from sqlmesh.utils.errors import SQLMeshError
 
+from commonlake.parsed_sql import parse_duckdb
 from sqlmesh_project.macros.exact_median import exact_median
 from sqlmesh_project.metric_definitions import load_metrics
 from sqlmesh_project.metrics_factory import (
@@ -49,14 +49,6 @@ MART_COLUMNS = {"metric_id": "TEXT", "@{entity}_id": "TEXT", "sample_date": "DAT
 PERIOD_COLUMNS = {**MART_COLUMNS, "period_end": "DATE"}
 
 
-@functools.lru_cache(maxsize=64)
-def _parsed(sql: str) -> exp.Expression:
-    """A generated query, parsed once per process (SQLMesh renders each model several times a run)."""
-    from sqlmesh.core.dialect import parse_one
-
-    return parse_one(sql, dialect="duckdb")
-
-
 def _render(evaluator: MacroEvaluator) -> exp.Expression:
     """The blueprint's query with SQLMesh's macros (@start_date, @end_date, macro calls) filled in.
 
@@ -64,7 +56,7 @@ def _render(evaluator: MacroEvaluator) -> exp.Expression:
     ``evaluator.transform``, which generates and re-parses the whole query: these queries
     are large (one branch per metric) and that round trip was most of their render time.
     """
-    query = _parsed(evaluator.blueprint_var("query")).copy()
+    query = parse_duckdb(evaluator.blueprint_var("query")).copy()
     for variable in list(query.find_all(MacroVar)):
         name = variable.name.lower()
         value = evaluator.locals.get(name, evaluator.variables.get(name))
