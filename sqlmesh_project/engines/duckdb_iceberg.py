@@ -12,6 +12,7 @@ import threading
 import typing as t
 
 from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table
 from sqlglot import exp
@@ -62,7 +63,7 @@ class PyIcebergCatalogs:
         self._lock = threading.Lock()  # SQLMesh evaluates models in several threads
 
     def table(self, alias: str, namespace: str, name: str) -> Table | None:
-        """The table ``namespace.name`` of the catalog attached as ``alias``; None if that is no such catalog."""
+        """The table ``namespace.name`` of the catalog attached as ``alias``; None if there is no such table."""
         properties = self._properties.get(alias)
         if properties is None:
             return None
@@ -70,7 +71,11 @@ class PyIcebergCatalogs:
             catalog = self._catalogs.get(alias)
             if catalog is None:
                 catalog = self._catalogs[alias] = load_catalog(alias, **properties)
-        return catalog.load_table((namespace, name))
+        # DuckDB names a nested namespace by its levels joined with dots ("upstream.marts").
+        try:
+            return catalog.load_table((*namespace.split("."), name))
+        except NoSuchTableError:  # not a table of that catalog (the query will say so, if it reads it)
+            return None
 
 
 class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):

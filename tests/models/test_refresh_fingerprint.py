@@ -135,3 +135,22 @@ def test_the_first_refresh_creates_the_table_and_records_its_fingerprint(running
 
     _refresh(adapter, query)
     assert _current(running).snapshot_id == written.snapshot_id, "same query, same inputs: not rewritten"
+
+
+def test_a_table_of_a_nested_namespace_is_an_input_like_any_other(running: RunningCatalog) -> None:
+    """DuckDB names the namespace ("ns", "inner") "ns.inner" (a mirror's "upstream.marts", say)."""
+    running.catalog.create_namespace(("ns", "inner"))
+    nested = running.catalog.create_table(("ns", "inner", "source"), SOURCE)
+    nested.append(pa.table({"id": pa.array([7], pa.int64()), "name": ["n"]}))
+    adapter = _adapter(running)
+    query = 'SELECT id, name FROM ice."ns.inner".source'
+
+    _refresh(adapter, query)
+    written = _current(running)
+    assert last_fingerprint(running.catalog.load_table("ns.target")) is not None
+    _refresh(adapter, query)
+    assert _current(running).snapshot_id == written.snapshot_id, "same query, same inputs: not rewritten"
+
+    nested.append(pa.table({"id": pa.array([8], pa.int64()), "name": ["m"]}))
+    _refresh(adapter, query)
+    assert sorted(running.catalog.load_table("ns.target").scan().to_arrow()["id"].to_pylist()) == [7, 8]
