@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlglot import exp
-from sqlmesh.core.dialect import parse_one  # sqlglot with SQLMesh's macros (metrics may call them)
 
+from commonlake.parsed_sql import parse_duckdb  # once per process: every model builds on the same queries
 from sqlmesh_project.metric_definitions import MetricDefinition
 
 ENTITY_SEPARATOR = "|"
@@ -292,19 +292,9 @@ def _relation_ctes(entity: str, period: Period, relations: set[str]) -> list[tup
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed_metric(sql: str) -> exp.Expression:
-    """A metric's query, parsed once per process; callers must not modify it.
-
-    Every entity and period model, and ``metrics_v0``, build on the same queries: parsing
-    them anew for each was most of the time SQLMesh took to load the project.
-    """
-    return parse_one(sql, dialect="duckdb")
-
-
-@functools.lru_cache(maxsize=256)
 def referenced_relations(sql: str) -> frozenset[str]:
     """Which of the factory's relations a metric query reads."""
-    query = _parsed_metric(sql)
+    query = parse_duckdb(sql)
     own = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     tables = {table.name for table in query.find_all(exp.Table) if not table.db}
     return frozenset((tables - own) & set(RELATIONS))
@@ -330,7 +320,7 @@ def _shared_metric_ctes(metrics: tuple[tuple[str, str], ...], keyed: bool) -> tu
     ctes: list[tuple[str, str]] = []
     by_query: dict[str, str] = {}  # a CTE's SQL (references resolved) → the CTE that computes it
     for metric_name, sql in metrics:
-        query = _parsed_metric(sql).copy()
+        query = parse_duckdb(sql).copy()
         with_ = query.args.get("with_")
         inner = list(with_.expressions) if with_ else []
         query.set("with_", None)

@@ -121,27 +121,33 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
         :meth:`_insert_overwrite_by_condition` like every later one.
         """
         target = exp.to_table(table_name)
-        if isinstance(query_or_df, exp.Query) and self._is_iceberg(target) and not self.table_exists(target):
-            self.ctas(
-                target,
-                exp.select("*").from_(query_or_df.copy().subquery("source")).where(exp.false()),
+        try:
+            # Cached, so that SQLMesh's own lookup below does not ask the catalog again;
+            # creating the table clears the entry, and so does the end of this refresh.
+            missing = self.get_data_object(target, safe_to_cache=True) is None
+            if isinstance(query_or_df, exp.Query) and missing and self._is_iceberg(target):
+                self.ctas(
+                    target,
+                    exp.select("*").from_(query_or_df.subquery("source")).where(exp.false()),
+                    target_columns_to_types,
+                    exists=True,
+                    table_description=table_description,
+                    column_descriptions=column_descriptions,
+                    source_columns=source_columns,
+                    **kwargs,
+                )
+            super().replace_query(
+                table_name,
+                query_or_df,
                 target_columns_to_types,
-                exists=True,
-                table_description=table_description,
-                column_descriptions=column_descriptions,
-                source_columns=source_columns,
+                table_description,
+                column_descriptions,
+                source_columns,
+                supports_replace_table_override,
                 **kwargs,
             )
-        super().replace_query(
-            table_name,
-            query_or_df,
-            target_columns_to_types,
-            table_description,
-            column_descriptions,
-            source_columns,
-            supports_replace_table_override,
-            **kwargs,
-        )
+        finally:
+            self._clear_data_object_cache(target)
 
     def _insert_overwrite_by_condition(
         self,
