@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyiceberg.catalog import Catalog
 
+from commonlake.garbage_collection import fewer_collections
 from commonlake.settings import Settings
 from sqlmesh_project.metrics_factory import ENTITIES, LONGER_PERIODS, timeseries_model
 from sqlmesh_project.project_config import PROJECT_DIR, build_config
@@ -81,6 +82,20 @@ def run_models(
     up to it are processed (``ignore_cron`` runs models whose cron is not due yet). Period
     metric models run daily and write each period once it has ended.
     """
+    with fewer_collections():
+        return _plan_run_and_publish(settings, catalog, start, end, restate, publish, execution_time, ignore_cron)
+
+
+def _plan_run_and_publish(
+    settings: Settings,
+    catalog: Catalog,
+    start: str | None,
+    end: str | None,
+    restate: Iterable[str],
+    publish: bool,
+    execution_time: str | datetime | None,
+    ignore_cron: bool,
+) -> ModelsRunSummary:
     prepare_catalog(catalog, settings)
     restate = list(restate)
     summary = ModelsRunSummary()

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 import sqlglot
 from sqlmesh import Context
+from sqlmesh.core.renderer import QueryRenderer
 
 from commonlake.parsed_sql import parse_duckdb
 from commonlake.settings import Settings
@@ -75,6 +76,33 @@ def test_metric_models_parse_their_generated_query_once_per_process(trino_contex
         after = parse_duckdb.cache_info()
         assert after.hits + after.misses > before.hits + before.misses, "the model renders through the cache"
     assert after.misses == before.misses, "the second render parses nothing"
+
+
+@pytest.fixture
+def rendered_models(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models whose query SQLMesh renders from now on, in order."""
+    rendered: list[str] = []
+    render = QueryRenderer.render
+
+    def recording(self: QueryRenderer, *args: object, **kwargs: object) -> object:
+        rendered.append(self._model_fqn)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(QueryRenderer, "render", recording)
+    return rendered
+
+
+def test_a_metric_mart_describes_its_columns_without_rendering(
+    trino_context: Context, rendered_models: list[str]
+) -> None:
+    """SQLMesh reads a FULL model's column descriptions on every refresh, from its query's comments unless declared."""
+    for name in ("marts.key_metrics_by_project_v0", "marts.metrics_v0", "marts.timeseries_metrics_by_project_v0"):
+        model = trino_context.get_model(name)
+        assert set(model.column_descriptions) == set(model.columns_to_types), name
+    assert trino_context.get_model("marts.key_metrics_by_project_v0").column_descriptions["project_id"] == (
+        "The project measured."
+    )
+    assert rendered_models == []
 
 
 def test_time_filters_are_typed_for_trino(trino_context: Context) -> None:

@@ -47,6 +47,21 @@ from sqlmesh_project.metrics_factory import (
 METRICS = load_metrics()
 MART_COLUMNS = {"metric_id": "TEXT", "@{entity}_id": "TEXT", "sample_date": "DATE", "amount": "DOUBLE", "unit": "TEXT"}
 PERIOD_COLUMNS = {**MART_COLUMNS, "period_end": "DATE"}
+# The marts' columns, declared: SQLMesh otherwise renders a FULL model's whole query on every
+# refresh to look for column comments.
+COLUMN_DESCRIPTIONS = {
+    "metric_id": "The metric's id, a hash of its source, namespace and name (see marts.metrics_v0).",
+    "@{entity}_id": "The {entity} measured.",
+    "sample_date": "The first day of the period (daily … yearly), or the last day with events (over all time).",
+    "amount": "The metric's value.",
+    "unit": "What the amount counts (commits, developers, hours …).",
+    "period_end": "The last day of the period: the time column the models are incremental on.",
+}
+
+
+def column_descriptions(columns: dict[str, str], entity: str) -> dict[str, str]:
+    """The descriptions of these columns of an ``entity``'s mart."""
+    return {name.replace("@{entity}", entity): COLUMN_DESCRIPTIONS[name].format(entity=entity) for name in columns}
 
 
 def _render(evaluator: MacroEvaluator) -> exp.Expression:
@@ -160,6 +175,7 @@ for _entity in ENTITIES:
             ("not_null", _columns("metric_id", _key, "sample_date", "amount", "period_end")),
         ],
         columns={**_mart_columns, "period_end": "DATE"},
+        column_descriptions=column_descriptions(PERIOD_COLUMNS, _entity),
         depends_on=[timeseries_model(_entity, p.name) for p in TIMESERIES_PERIODS],
         extract_dependencies_from_query=False,
         blueprints=[{"query": timeseries_union_query(_entity)}],
@@ -176,6 +192,7 @@ for _entity in ENTITIES:
             ("not_null", _columns("metric_id", _key, "sample_date", "amount")),
         ],
         columns=_mart_columns,
+        column_descriptions=column_descriptions(MART_COLUMNS, _entity),
         # additive metrics over all time are sums of the daily model's values
         depends_on=[*METRIC_INPUTS, timeseries_model(_entity, DAILY.name)],
         extract_dependencies_from_query=False,
@@ -205,6 +222,18 @@ for _entity in ENTITIES:
             "aggregation_function",
         )
     },
+    column_descriptions={
+        "metric_id": "The metric's id, as in the metrics marts.",
+        "metric_source": "Who defines the metric (OSO).",
+        "metric_namespace": "The metric's namespace (oso).",
+        "metric_name": "<metric>_<period>, e.g. commits_weekly.",
+        "display_name": "The metric's name for people, with its period.",
+        "description": "What the metric measures.",
+        "rendered_sql": "The metric alone for artifacts and its period, by its own query (DuckDB SQL).",
+        "sql_source_path": "The metric's file under sqlmesh_project/oso_metrics/.",
+        "aggregation_function": "How the metric aggregates: SUM, COUNT_DISTINCT, MEDIAN or CUSTOM.",
+    },
+    extract_dependencies_from_query=False,  # reads no table; declared like the factory's other models
     blueprints=[{"query": metrics_v0_query(METRICS)}],
 )
 def metrics_v0(evaluator: MacroEvaluator) -> exp.Expression:
