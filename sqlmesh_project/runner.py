@@ -65,6 +65,7 @@ def prepare_catalog(catalog: Catalog, settings: Settings) -> None:
         catalog.create_namespace_if_not_exists(namespace)
 
 
+@fewer_collections()  # see commonlake/garbage_collection.py
 def run_models(
     settings: Settings,
     catalog: Catalog,
@@ -82,20 +83,6 @@ def run_models(
     up to it are processed (``ignore_cron`` runs models whose cron is not due yet). Period
     metric models run daily and write each period once it has ended.
     """
-    with fewer_collections():
-        return _plan_run_and_publish(settings, catalog, start, end, restate, publish, execution_time, ignore_cron)
-
-
-def _plan_run_and_publish(
-    settings: Settings,
-    catalog: Catalog,
-    start: str | None,
-    end: str | None,
-    restate: Iterable[str],
-    publish: bool,
-    execution_time: str | datetime | None,
-    ignore_cron: bool,
-) -> ModelsRunSummary:
     prepare_catalog(catalog, settings)
     restate = list(restate)
     summary = ModelsRunSummary()
