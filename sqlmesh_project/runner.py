@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pyiceberg.catalog import Catalog
+from sqlglot import exp
 
 from commonlake.garbage_collection import fewer_collections
 from commonlake.settings import Settings
+from sqlmesh_project.deployed_project import is_deployed, prod_plan_id, project_fingerprint, record_deployed
 from sqlmesh_project.metrics_factory import ENTITIES, LONGER_PERIODS, timeseries_model
 from sqlmesh_project.project_config import PROJECT_DIR, build_config
 from sqlmesh_project.publishing import publish_table
@@ -52,11 +54,15 @@ class ModelsRunSummary:
     unchanged: list[str] = field(default_factory=list)
 
 
-def make_context(settings: Settings, unit_tests: bool = True):  # -> sqlmesh.Context (slow to import: lazily)
-    """A SQLMesh Context over this project for the configured gateway (``unit_tests``: load them)."""
+def make_context(settings: Settings, unit_tests: bool = True, load: bool = True):  # -> sqlmesh.Context (lazy import)
+    """A SQLMesh Context over this project for the configured gateway.
+
+    ``unit_tests``: load the YAML unit tests. ``load=False``: load no model (enough to
+    run what prod holds in SQLMesh's state, or to load later with ``context.load()``).
+    """
     from sqlmesh import Context
 
-    return Context(paths=[str(PROJECT_DIR)], config=build_config(settings, unit_tests=unit_tests))
+    return Context(paths=[str(PROJECT_DIR)], config=build_config(settings, unit_tests=unit_tests), load=load)
 
 
 def prepare_catalog(catalog: Catalog, settings: Settings) -> None:
@@ -87,11 +93,18 @@ def run_models(
     restate = list(restate)
     summary = ModelsRunSummary()
     # A scheduled run of an unchanged project needs no plan: SQLMesh's run processes the new
-    # intervals of prod's models, and its context need not load the unit tests. A plan (new
-    # or changed models, a restatement, the first run) gets a context with them.
-    context = make_context(settings, unit_tests=False)
+    # intervals of prod's models. When prod is recorded as running these very sources (see
+    # deployed_project.py), the run loads no model at all; otherwise the project is loaded
+    # (without its unit tests) and diffed against prod. A plan (new or changed models, a
+    # restatement, the first run) gets a context with the unit tests.
+    fingerprint = project_fingerprint(settings)
+    context = make_context(settings, unit_tests=False, load=False)
     try:
+        if not restate and is_deployed(settings, fingerprint, prod_plan_id(context)):
+            return _run_and_publish(context, catalog, settings, summary, execution_time, ignore_cron, publish)
+        context.load()
         if not restate and not context.diff("prod"):
+            record_deployed(settings, fingerprint, prod_plan_id(context))
             return _run_and_publish(context, catalog, settings, summary, execution_time, ignore_cron, publish)
         context.close()
         context = make_context(settings)
@@ -125,6 +138,7 @@ def run_models(
                 auto_apply=True,
                 no_prompts=True,
             )
+        record_deployed(settings, fingerprint, prod_plan_id(context))
         return _run_and_publish(context, catalog, settings, summary, execution_time, ignore_cron, publish)
     finally:
         context.close()
@@ -160,14 +174,19 @@ class ModelsRunError(RuntimeError):
     """A SQLMesh run that failed (a model or a blocking audit)."""
 
 
-def mart_models(context) -> list[str]:
-    """Names (``marts.x``) of the project's mart models."""
-    names = []
-    for model in context.models.values():
-        table = model.name.split(".")
-        if len(table) >= 2 and ".".join(table[-2:]).startswith(MARTS_PREFIX):
-            names.append(".".join(table[-2:]))
-    return sorted(names)
+def mart_models(context) -> dict[str, tuple[str, str]]:
+    """Prod's mart models (``marts.x``) and their physical tables' (namespace, table), from SQLMesh's state.
+
+    From the state, not the loaded project: a run of an unchanged project loads no model.
+    """
+    environment = context.state_reader.get_environment("prod")
+    marts = {}
+    for snapshot in environment.snapshots if environment else []:
+        table = exp.to_table(snapshot.name)
+        if table.db == MARTS_PREFIX.rstrip(".") and snapshot.is_model and not snapshot.is_symbolic:
+            physical = exp.to_table(snapshot.table_name())
+            marts[f"{table.db}.{table.name}"] = (physical.db, physical.name)
+    return dict(sorted(marts.items()))
 
 
 def physical_identifier(context, model_name: str, settings: Settings) -> tuple[str, str]:
@@ -181,8 +200,8 @@ def physical_identifier(context, model_name: str, settings: Settings) -> tuple[s
 
 def publish_marts(context, catalog: Catalog, settings: Settings, summary: ModelsRunSummary) -> None:
     """Publish every mart's physical table as ``marts.<model>`` (skipped when unchanged)."""
-    for model_name in mart_models(context):
-        source = catalog.load_table(physical_identifier(context, model_name, settings))
+    for model_name, physical in mart_models(context).items():
+        source = catalog.load_table(physical)
         target_name = (settings.models.marts_namespace, model_name.split(".", 1)[1])
         rows = publish_table(catalog, source, target_name)
         if rows is None:

@@ -76,6 +76,7 @@ class HandMetrics:
     commits_by_repo_day: dict[tuple[str, date], float]
     active_developers_by_project_week: dict[tuple[str, date], int]
     stars_by_project: dict[str, float]
+    contributors_by_project: dict[str, int]  # over all time, bots excluded
     opened_prs_by_collection: dict[str, float]
     median_hours_to_merge_by_repo: dict[str, float]
     as_of: date
@@ -85,6 +86,7 @@ def compute(directory: Directory, events: list[dict]) -> HandMetrics:
     commits: dict[tuple[str, date], float] = defaultdict(float)
     developers: dict[tuple[str, date], set[str]] = defaultdict(set)
     stars: dict[str, float] = defaultdict(float)
+    contributors: dict[str, set[str]] = defaultdict(set)
     opened_prs: dict[str, float] = defaultdict(float)
     merge_hours: dict[str, list[float]] = defaultdict(list)
     project_ids = {}
@@ -102,6 +104,13 @@ def compute(directory: Directory, events: list[dict]) -> HandMetrics:
         kind = event["type"]
         for project in projects:
             project_ids[project] = entity_id("OSS_DIRECTORY", "oso", project)
+        action = payload.get("action")
+        contributes = kind in ("PushEvent", "PullRequestReviewCommentEvent") or (
+            kind in ("IssuesEvent", "PullRequestEvent") and action == "opened"
+        )
+        if contributes and not is_bot(login):
+            for project in projects:
+                contributors[project_ids[project]].add(login)
         if kind == "PushEvent":
             commits[(repo_id, day)] += float(payload.get("distinct_size", 1))
             if not is_bot(login):
@@ -122,6 +131,7 @@ def compute(directory: Directory, events: list[dict]) -> HandMetrics:
         commits_by_repo_day=dict(commits),
         active_developers_by_project_week={k: len(v) for k, v in developers.items()},
         stars_by_project=dict(stars),
+        contributors_by_project={k: len(v) for k, v in contributors.items()},
         opened_prs_by_collection=dict(opened_prs),
         median_hours_to_merge_by_repo={k: statistics.median(v) for k, v in merge_hours.items()},
         as_of=as_of,

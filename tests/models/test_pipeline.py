@@ -17,11 +17,13 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.expressions import In
 from sqlmesh import Context
+from sqlmesh.core.context import GenericContext
 
 from commonlake.duckdb_attach import connect
 from ingestion.pipelines import load_gharchive, load_ossd
 from ingestion.synthetic import SampleManifest, SampleSpec, generate_sample
 from operations.maintenance import MaintenanceStep, run_maintenance
+from sqlmesh_project import deployed_project
 from sqlmesh_project.metrics_factory import metric_id
 from sqlmesh_project.runner import ModelsRunSummary, make_context, physical_identifier, run_models
 from tests.conftest import RunningCatalog, make_settings, start_catalog
@@ -122,6 +124,26 @@ def unit_tests_counted() -> Iterator[UnitTestCount]:
         yield counted
 
 
+@dataclass
+class LoadCount:
+    count: int = 0
+
+
+@contextmanager
+def project_loads_counted() -> Iterator[LoadCount]:
+    """Count the times SQLMesh loads the project's models meanwhile."""
+    counted = LoadCount()
+    load = GenericContext.load
+
+    def counting(self, *args, **kwargs):
+        counted.count += 1
+        return load(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GenericContext, "load", counting)
+        yield counted
+
+
 def _by(table, keys: list[str], value: str = "amount") -> dict:
     columns = [table[k].to_pylist() for k in keys]
     return {
@@ -180,6 +202,10 @@ def test_marts_equal_metrics_computed_by_hand(lake: Lake) -> None:
     code = {row["project_id"]: row for row in lake.mart("code_metrics_by_project_v1").to_pylist()}
     for project_id, count in expected.stars_by_project.items():
         assert code[project_id]["star_count"] == count
+    assert expected.contributors_by_project
+    assert {p: row["contributor_count"] for p, row in code.items() if row["contributor_count"]} == (
+        expected.contributors_by_project
+    )
 
 
 def test_duckdb_and_pyiceberg_read_the_same_marts(lake: Lake) -> None:
@@ -201,13 +227,15 @@ def test_a_run_after_new_raw_data_processes_only_the_new_day(lake: Lake) -> None
     events_table = _physical(lake, "intermediate.int_events__github")
     snapshots_before = {s.snapshot_id for s in events_table.snapshots()}
 
-    with unit_tests_counted() as unit_tests:
+    with unit_tests_counted() as unit_tests, project_loads_counted() as loads:
         summary = run_models(settings, lake.catalog, execution_time="2025-09-10")
 
     # The first plan added every model, so it ran every unit test; a run of unchanged
-    # models needs no plan and runs none (they ran when the models last changed).
+    # models needs no plan and runs none (they ran when the models last changed). Prod is
+    # recorded as running these sources since that plan, so the run loads no model either.
     assert lake.first_run.plan_applied and lake.first_run_unit_tests >= 13
     assert not summary.plan_applied and unit_tests.count == 0
+    assert loads.count == 0
     after = lake.mart("timeseries_events_by_artifact_v0")
     days_after = {t.date() for t in after["time"].to_pylist()}
     assert LAST_DAY in days_after
@@ -233,6 +261,42 @@ def test_a_run_after_new_raw_data_processes_only_the_new_day(lake: Lake) -> None
         assert tasks and not any(task.delete_files for task in tasks), model
         assert sum(task.file.record_count for task in tasks) == table.scan().count() > 0, model
         assert table.current_snapshot().summary["total-delete-files"] == "0", model
+
+
+def test_a_run_loads_the_project_when_its_sources_or_prod_changed(
+    lake: Lake, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = lake.running.settings
+    marts_before = {name: lake.catalog.load_table(f"marts.{name}").metadata_location for name in MART_COLUMNS}
+
+    def run() -> int:
+        with project_loads_counted() as loads:  # no new interval at this time: nothing to process
+            summary = run_models(settings, lake.catalog, execution_time="2025-09-10")
+        assert not summary.plan_applied
+        return loads.count
+
+    assert run() == 0
+    # A source file changes (here one more file among the Python the models import): the
+    # run cannot know prod runs it without loading and diffing the project.
+    extra = tmp_path / "package"
+    extra.mkdir()
+    (extra / "helper.py").write_text("VALUE = 1\n")
+    monkeypatch.setattr(deployed_project, "IMPORTED_PACKAGES", (*deployed_project.IMPORTED_PACKAGES, extra))
+    assert run() == 1
+    assert run() == 0  # the diff found nothing to plan and recorded these sources
+    (extra / "helper.py").write_text("VALUE = 2\n")
+    assert run() == 1
+    # Prod moved to a plan this run did not record (another machine sharing the state):
+    # the record no longer vouches for prod.
+    record = next(deployed_project.state_dir(settings).glob(f"*{deployed_project.RECORD}"))
+    record.write_text(record.read_text().replace('"plan_id": "', '"plan_id": "another-'))
+    assert run() == 1
+    assert run() == 0
+    # An unreadable record is no record.
+    record.write_text("{not json")
+    assert run() == 1
+    # Every path published the same marts (nothing new to process, nothing rewritten).
+    assert {name: lake.catalog.load_table(f"marts.{name}").metadata_location for name in MART_COLUMNS} == marts_before
 
 
 def test_maintenance_compacts_away_the_models_row_deletes(lake: Lake) -> None:
