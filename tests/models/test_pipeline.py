@@ -8,10 +8,11 @@ against the OSO column contract, and read back through PyIceberg and DuckDB.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pyarrow.compute as pc
 import pytest
@@ -104,44 +105,34 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
 
 
 @dataclass
-class UnitTestCount:
+class CallCount:
     count: int = 0
 
 
 @contextmanager
-def unit_tests_counted() -> Iterator[UnitTestCount]:
-    """Count the SQLMesh unit tests that plans run meanwhile."""
-    counted = UnitTestCount()
-    run_tests = Context.test
+def calls_counted(owner: type, method: str, weigh: Callable[[Any], int] = lambda result: 1) -> Iterator[CallCount]:
+    """Count the calls of ``owner.method`` meanwhile, each weighed by its result."""
+    counted = CallCount()
+    original = getattr(owner, method)
 
     def counting(self, *args, **kwargs):
-        result = run_tests(self, *args, **kwargs)
-        counted.count += result.testsRun
+        result = original(self, *args, **kwargs)
+        counted.count += weigh(result)
         return result
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Context, "test", counting)
+        patch.setattr(owner, method, counting)
         yield counted
 
 
-@dataclass
-class LoadCount:
-    count: int = 0
+def unit_tests_counted():
+    """Count the SQLMesh unit tests that plans run meanwhile."""
+    return calls_counted(Context, "test", lambda result: result.testsRun)
 
 
-@contextmanager
-def project_loads_counted() -> Iterator[LoadCount]:
+def project_loads_counted():
     """Count the times SQLMesh loads the project's models meanwhile."""
-    counted = LoadCount()
-    load = GenericContext.load
-
-    def counting(self, *args, **kwargs):
-        counted.count += 1
-        return load(self, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(GenericContext, "load", counting)
-        yield counted
+    return calls_counted(GenericContext, "load")
 
 
 def _by(table, keys: list[str], value: str = "amount") -> dict:
