@@ -172,6 +172,13 @@ class IcebergDuckDBEngineAdapter(DuckDBEngineAdapter):
         target_columns_to_types = target_columns_to_types or self.columns(target)
         with source_queries[0] as query:
             query = self._order_projections_and_filter(query, target_columns_to_types, where=where)
+            if isinstance(where, exp.Between) and isinstance(query, exp.Select):
+                # Written in time order, each data file covers a short span of time, so a
+                # later range scan (a run's lookback, an interval audit, a downstream
+                # model's window) reads the few files of its range. Unordered, DuckDB's
+                # threads wrote files that each spanned the whole backfill, and every
+                # range scan read all of them.
+                query = query.order_by(where.this.copy(), copy=False)
             # A FULL refresh (the whole table replaced) is skipped when its query and inputs are
             # unchanged since it was written; see refresh_fingerprint.py.
             fingerprint = (
