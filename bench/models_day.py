@@ -63,8 +63,11 @@ def setup(directory: Path, sample_dir: Path, events: int, days: int) -> None:
     """Load all days but the last two, backfill them, and save the lake with the backfill's time."""
     from sqlmesh_project.runner import run_models
 
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
+    # Only what this script writes there: --dir may be a directory that holds other things.
+    for saved in ("lake", "after-backfill", "after-first-day"):
+        shutil.rmtree(directory / saved, ignore_errors=True)
+    (directory / "setup.json").unlink(missing_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     with catalog_of(directory) as (settings, catalog):
         manifest, first_unloaded = bench_models.prepare(sample_dir, events, days, catalog)
         began = time.monotonic()
@@ -123,7 +126,10 @@ def _evaluations_recorded(timeline: list | None):
 
 def run(directory: Path, repeat: int, month_end: bool, timeline: bool) -> None:
     """Replay the day ``repeat`` times from the saved state; print each time, the median and its share."""
-    record = json.loads((directory / "setup.json").read_text())
+    try:
+        record = json.loads((directory / "setup.json").read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"no saved state under {directory}: run `python bench/models_day.py setup` first") from None
     first_day, gharchive = datetime.fromisoformat(record["first_day"]), Path(record["gharchive"])
     day, saved = first_day, "after-backfill"
     if month_end:
